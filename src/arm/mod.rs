@@ -1,0 +1,5 @@
+//! Azure Resource Manager templates: loading with positions, schemas, the
+//! expression language and expansion into concrete resources.
+
+pub mod expand;
+pub mod json;

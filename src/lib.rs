@@ -1,0 +1,17 @@
+//! cmek-arm: render, validate and check customer-managed-key (CMEK) setups for
+//! Azure Key Vault.
+//!
+//! Data flows one way (see `ARCHITECTURE.md`):
+//! - render:   params -> templates/*.hbs -> ARM JSON -> self-check -> files
+//! - validate: file -> arm::json -> arm::schema -> arm::expand -> model -> rules -> report
+//! - check:    azure -> model -> rules -> report
+
+pub mod arm;
+pub mod diag;
+pub mod error;
+pub mod model;
+pub mod report;
+pub mod rules;
+pub mod value;
+
+pub use error::{Error, Result};

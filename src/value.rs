@@ -1,0 +1,200 @@
+//! Values of the template language, with an explicit Unknown.
+//!
+//! A value that cannot be known before deployment (`reference()`, `list*()`, a
+//! missing context value) is `Unknown` carrying why; nothing is ever guessed.
+
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+
+/// An ARM object: insertion-ordered; keys compare case-insensitively on lookup.
+pub type Map = IndexMap<String, Value>;
+
+/// A template value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// ARM integers are 64-bit.
+    Int(i64),
+    /// Only from `json()`/`float()` or non-integer JSON literals.
+    Float(f64),
+    /// A string.
+    String(String),
+    /// An array.
+    Array(Vec<Value>),
+    /// An object.
+    Object(Map),
+    /// Not knowable statically; the string says why.
+    Unknown(String),
+}
+
+impl Value {
+    /// An unknown value with a reason.
+    pub fn unknown(why: impl Into<String>) -> Self {
+        Value::Unknown(why.into())
+    }
+
+    /// True for `Unknown`.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Value::Unknown(_))
+    }
+
+    /// The first reason an unknown is found in this value, searching nested values.
+    pub fn unknown_reason(&self) -> Option<&str> {
+        match self {
+            Value::Unknown(why) => Some(why),
+            Value::Array(items) => items.iter().find_map(Value::unknown_reason),
+            Value::Object(map) => map.values().find_map(Value::unknown_reason),
+            _ => None,
+        }
+    }
+
+    /// The ARM type name, as `string`, `int`, `bool`, `array`, `object`, `null`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+            Value::Unknown(_) => "unknown",
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The boolean, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is one (a float with no fraction counts).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
+            _ => None,
+        }
+    }
+
+    /// The array, if this is one.
+    pub fn as_array(&self) -> Option<&Vec<Value>> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The object, if this is one.
+    pub fn as_object(&self) -> Option<&Map> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// Property lookup as ARM does it: exact key first, then case-insensitive.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        get_ci(self.as_object()?, key)
+    }
+
+    /// Follows a path of property names (case-insensitive).
+    pub fn path(&self, keys: &[&str]) -> Option<&Value> {
+        keys.iter().try_fold(self, |v, k| v.get(k))
+    }
+
+    /// Converts to JSON; an unknown becomes `{"$unknown": "<why>"}` (CLI.md).
+    pub fn to_json(&self) -> Json {
+        match self {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Int(i) => Json::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+            Value::String(s) => Json::String(s.clone()),
+            Value::Array(a) => Json::Array(a.iter().map(Value::to_json).collect()),
+            Value::Object(o) => {
+                Json::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
+            Value::Unknown(why) => {
+                let mut m = serde_json::Map::new();
+                m.insert("$unknown".into(), Json::String(why.clone()));
+                Json::Object(m)
+            }
+        }
+    }
+}
+
+/// Case-insensitive lookup in an ARM object (exact match wins).
+pub fn get_ci<'a>(map: &'a Map, key: &str) -> Option<&'a Value> {
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+impl From<&Json> for Value {
+    fn from(json: &Json) -> Self {
+        match json {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => n
+                .as_i64()
+                .map(Value::Int)
+                .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0))),
+            Json::String(s) => Value::String(s.clone()),
+            Json::Array(a) => Value::Array(a.iter().map(Value::from).collect()),
+            Json::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lookup_is_case_insensitive_and_round_trips() {
+        let v = Value::from(&json!({"Properties": {"enablePurgeProtection": true}, "n": 1.5}));
+        assert_eq!(
+            v.path(&["properties", "ENABLEPURGEPROTECTION"]),
+            Some(&Value::Bool(true))
+        );
+        assert_eq!(
+            v.to_json(),
+            json!({"Properties": {"enablePurgeProtection": true}, "n": 1.5})
+        );
+    }
+
+    #[test]
+    fn unknown_is_written_with_its_reason() {
+        let v = Value::Array(vec![
+            Value::Int(1),
+            Value::unknown("reference() needs a deployed resource"),
+        ]);
+        assert_eq!(
+            v.unknown_reason(),
+            Some("reference() needs a deployed resource")
+        );
+        assert_eq!(
+            v.to_json(),
+            json!([1, {"$unknown": "reference() needs a deployed resource"}])
+        );
+    }
+}

@@ -7,6 +7,8 @@
 //! - check:    azure -> model -> rules -> report
 
 pub mod arm;
+pub mod azure;
+pub mod check;
 pub mod diag;
 pub mod error;
 pub mod model;

@@ -18,6 +18,8 @@ enum Command {
     Rules(RulesArgs),
     /// Print a rule's documentation.
     Explain(ExplainArgs),
+    /// Read the deployed vault, key and role assignments from Azure and check them.
+    Check(Box<CheckArgs>),
 }
 
 #[derive(Args)]
@@ -29,9 +31,128 @@ struct ExplainArgs {
     rule: String,
 }
 
+/// `cmek-arm check` flags (CLI.md).
+#[derive(Args)]
+struct CheckArgs {
+    /// Subscription ID of the vault.
+    #[arg(long, value_name = "GUID")]
+    subscription: String,
+    /// Resource group of the vault (and of --from-deployment).
+    #[arg(long, value_name = "NAME")]
+    resource_group: String,
+    /// Key Vault name.
+    #[arg(long, value_name = "NAME", required_unless_present = "from_deployment")]
+    vault: Option<String>,
+    /// Key name.
+    #[arg(long, value_name = "NAME", required_unless_present = "from_deployment")]
+    key: Option<String>,
+    /// Take vault and key names from the outputs of this ARM deployment.
+    #[arg(long, value_name = "NAME")]
+    from_deployment: Option<String>,
+    /// The region the vault must be in (CMK004).
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// The principal that must hold Crypto Service Encryption User (CMK010).
+    #[arg(long, value_name = "GUID")]
+    sp_object_id: Option<String>,
+    /// The principal that must hold Crypto Officer (CMK011).
+    #[arg(long, value_name = "GUID")]
+    officer_object_id: Option<String>,
+    /// The vendor suffix the key name must end with (CMK007).
+    #[arg(long, value_name = "SUFFIX")]
+    key_suffix: Option<String>,
+    /// Requirement profile (name or TOML file).
+    #[arg(long, value_name = "NAME|FILE", default_value = "tidb-cloud")]
+    profile: String,
+    /// Also wrap and unwrap 32 random bytes with the key (data plane).
+    #[arg(long)]
+    probe: bool,
+    /// Per-request timeout in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "30")]
+    timeout: String,
+    /// Cloud: public, usgov or china.
+    #[arg(long, value_name = "CLOUD", default_value = "public")]
+    cloud: String,
+    /// Azure Resource Manager endpoint (http only on loopback).
+    #[arg(long, value_name = "URL")]
+    arm_endpoint: Option<String>,
+    /// Key Vault data-plane base URL (http only on loopback).
+    #[arg(long, value_name = "URL")]
+    vault_endpoint: Option<String>,
+    /// Microsoft Graph endpoint (http only on loopback).
+    #[arg(long, value_name = "URL")]
+    graph_endpoint: Option<String>,
+    /// Credential source: default (environment, then Azure CLI, then managed identity), env, cli, managed-identity.
+    #[arg(long, value_name = "SOURCE", default_value = "default")]
+    auth: String,
+    /// Output format: text, json, sarif, junit, github.
+    #[arg(long, value_name = "FORMAT", default_value = "text",
+          value_parser = ["text", "json", "sarif", "junit", "github"])]
+    format: String,
+    /// Fail on findings at this level or above: error or warning.
+    #[arg(long, value_name = "LEVEL", default_value = "error", value_parser = ["error", "warning"])]
+    fail_on: String,
+    /// Rule to skip (repeatable).
+    #[arg(long, value_name = "RULE")]
+    ignore: Vec<String>,
+}
+
+impl CheckArgs {
+    /// The library's options; flags that rules use are validated here too.
+    fn options(&self) -> Result<cmek_arm::check::CheckOptions, cmek_arm::Error> {
+        use cmek_arm::azure::reader::Target;
+        if let Some(id) = &self.officer_object_id {
+            if !cmek_arm::check::is_guid(id) {
+                return Err(cmek_arm::Error::InvalidInput {
+                    flag: "--officer-object-id".into(),
+                    value: id.clone(),
+                    rule: "must be a GUID".into(),
+                });
+            }
+        }
+        for rule in &self.ignore {
+            if rules::find(rule).is_none() {
+                return Err(cmek_arm::Error::InvalidInput {
+                    flag: "--ignore".into(),
+                    value: rule.clone(),
+                    rule: "not a rule ID or name (see `cmek-arm rules`)".into(),
+                });
+            }
+        }
+        Ok(cmek_arm::check::CheckOptions {
+            target: Target {
+                subscription: self.subscription.clone(),
+                resource_group: self.resource_group.clone(),
+                vault: self.vault.clone(),
+                key: self.key.clone(),
+                from_deployment: self.from_deployment.clone(),
+                sp_object_id: self.sp_object_id.clone(),
+                probe: self.probe,
+            },
+            auth: self.auth.parse()?,
+            cloud: self.cloud.parse()?,
+            arm_endpoint: self.arm_endpoint.clone(),
+            vault_endpoint: self.vault_endpoint.clone(),
+            graph_endpoint: self.graph_endpoint.clone(),
+            timeout: cmek_arm::check::parse_timeout(&self.timeout)?,
+        })
+    }
+}
+
+/// Runs `check`. Until rules and reports are wired to live state, prints the read
+/// model as JSON (exit 0 once everything could be read).
+fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
+    let opts = args.options()?;
+    let state = cmek_arm::check::run(&opts)?;
+    let text = serde_json::to_string_pretty(&cmek_arm::check::state_json(&state))?;
+    println!("{text}");
+    Ok(0)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<u8> = match cli.command {
+        Command::Check(args) => run_check(&args),
         Command::Rules(_) => {
             for r in rules::RULES {
                 println!(

@@ -1,0 +1,13 @@
+//! `cmek-arm check` against a fake Azure on 127.0.0.1 (one per test).
+//!
+//! Every test gives the binary an explicit credential: `--auth env` with
+//! `AZURE_AUTHORITY_HOST` at the fake, in a cleared environment, so no credential
+//! chain can reach 169.254.169.254 or any non-loopback host.
+
+mod check {
+    pub mod cli;
+    pub mod fake;
+    mod parsing;
+    mod scenarios;
+    mod secrets;
+}

@@ -1,0 +1,102 @@
+//! Runs the real binary against a fake, with an explicit loopback credential.
+
+use super::fake::{Fake, CLIENT, KEY, RG, SECRET, SP_OBJECT, SUB, TENANT, TOKEN, VAULT};
+use serde_json::Value as Json;
+use std::process::Command;
+
+/// What one run printed.
+pub struct Out {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Out {
+    /// Stdout as JSON (panics with both streams when it is not).
+    pub fn json(&self) -> Json {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Problems of one kind.
+    pub fn problems(&self, kind: &str) -> Vec<Json> {
+        self.json()["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["kind"] == kind)
+            .cloned()
+            .collect()
+    }
+}
+
+/// `cmek-arm <args>` with only the environment credential's variables set.
+pub fn run_raw(fake: &Fake, args: &[&str], authority: Option<&str>) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_cmek-arm"))
+        .args(args)
+        .env_clear()
+        .env("AZURE_TENANT_ID", TENANT)
+        .env("AZURE_CLIENT_ID", CLIENT)
+        .env("AZURE_CLIENT_SECRET", SECRET)
+        .env("AZURE_AUTHORITY_HOST", authority.unwrap_or(&fake.url))
+        // A proxy from the outer environment must not see loopback traffic.
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .output()
+        .unwrap();
+    let out = Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    // Whatever happened, neither the token nor the secret is ever printed.
+    for s in [TOKEN, SECRET] {
+        assert!(
+            !out.stdout.contains(s) && !out.stderr.contains(s),
+            "a secret was printed:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+    out
+}
+
+/// The base check command for the scenario's vault and key, plus `extra`.
+pub fn check(fake: &Fake, extra: &[&str]) -> Out {
+    check_sp(fake, SP_OBJECT, extra)
+}
+
+/// As [`check`], with `--sp-object-id sp`.
+pub fn check_sp(fake: &Fake, sp: &str, extra: &[&str]) -> Out {
+    let mut args = vec![
+        "check",
+        "--subscription",
+        SUB,
+        "--resource-group",
+        RG,
+        "--vault",
+        VAULT,
+        "--key",
+        KEY,
+        "--sp-object-id",
+        sp,
+        "--auth",
+        "env",
+        "--arm-endpoint",
+        &fake.url,
+        "--graph-endpoint",
+        &fake.url,
+        "--vault-endpoint",
+        &fake.url,
+        "--timeout",
+        "5",
+    ];
+    args.extend_from_slice(extra);
+    run_raw(fake, &args, None)
+}

@@ -1,0 +1,518 @@
+//! A fake Azure on 127.0.0.1, one per test: token endpoint, ARM (vault, key, role
+//! assignments, role definitions, deployments), Microsoft Graph and the Key Vault
+//! data plane. Payloads start from the REST API examples in
+//! `../shared/corpus/rest-examples` and are extended in code.
+//!
+//! It insists on what Azure insists on: a bearer token on every call but the
+//! token request, and an `api-version` on every ARM and data-plane call.
+//! Answers per path are queued: each request takes the next one, the last repeats.
+
+#![allow(dead_code)]
+
+use serde_json::{json, Value as Json};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// The token the fake hands out (tests grep every output for it).
+pub const TOKEN: &str = "fake-access-token-5a1c0de-do-not-print";
+/// The client secret tests pass (tests grep every output for it).
+pub const SECRET: &str = "fake-client-secret-9b2e-do-not-print";
+/// Tenant and client of the environment credential.
+pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+/// Client ID of the environment credential.
+pub const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
+/// Subscription, as in the corpus examples.
+pub const SUB: &str = "00000000-0000-0000-0000-000000000000";
+/// Resource group.
+pub const RG: &str = "sample-group";
+/// Vault.
+pub const VAULT: &str = "sample-vault";
+/// Key.
+pub const KEY: &str = "cmek-key-tidb";
+/// The vendor's service principal: object ID and application ID.
+pub const SP_OBJECT: &str = "c0ffee00-1111-4222-8333-444455556666";
+/// Application (client) ID of the vendor's application.
+pub const SP_APP: &str = "abcdef01-2345-4678-89ab-cdef01234567";
+/// The customer's officer.
+pub const OFFICER: &str = "ce2ce14e-85d7-4629-bdbc-454d0519d987";
+/// Key Vault Crypto Service Encryption User.
+pub const ROLE_CSEU: &str = "e147488a-f6f5-4113-8e2d-b22465e65bf6";
+/// Key Vault Crypto Officer.
+pub const ROLE_OFFICER: &str = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603";
+
+/// One queued answer.
+#[derive(Clone, Debug)]
+pub struct Canned {
+    /// HTTP status.
+    pub status: u16,
+    /// Body text.
+    pub body: String,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// Added before answering.
+    pub delay: Duration,
+}
+
+impl Canned {
+    /// 200 with a JSON body.
+    pub fn ok(body: Json) -> Self {
+        Canned::status(200, body)
+    }
+    /// `status` with a JSON body.
+    pub fn status(status: u16, body: Json) -> Self {
+        Canned {
+            status,
+            body: body.to_string(),
+            headers: Vec::new(),
+            delay: Duration::ZERO,
+        }
+    }
+    /// An ARM-style error.
+    pub fn error(status: u16, code: &str) -> Self {
+        Canned::status(
+            status,
+            json!({"error": {"code": code, "message": format!("{code} (fake)")}}),
+        )
+    }
+    /// A body that is not JSON.
+    pub fn garbage() -> Self {
+        Canned {
+            status: 200,
+            body: "<html>proxy error".into(),
+            headers: Vec::new(),
+            delay: Duration::ZERO,
+        }
+    }
+    /// With a header.
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+    /// Answered after `d`.
+    pub fn slow(mut self, d: Duration) -> Self {
+        self.delay = d;
+        self
+    }
+}
+
+/// One request the fake saw.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    /// Method.
+    pub method: String,
+    /// Path (as sent, percent-encoded).
+    pub path: String,
+    /// Decoded query pairs.
+    pub query: Vec<(String, String)>,
+    /// The Authorization header was `Bearer TOKEN`.
+    pub authorized: bool,
+}
+
+#[derive(Default)]
+struct State {
+    routes: HashMap<String, Vec<Canned>>,
+    seen: Vec<Seen>,
+    token_requests: usize,
+    latency: Duration,
+    unwrap_mismatch: bool,
+    wrap_status: Option<u16>,
+}
+
+/// The running fake.
+pub struct Fake {
+    /// Base URL, `http://127.0.0.1:PORT/`.
+    pub url: String,
+    server: Arc<tiny_http::Server>,
+    state: Arc<Mutex<State>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Route key: lower-case path, plus `#<skiptoken>` for later pages.
+fn route_key(path: &str, query: &[(String, String)]) -> String {
+    let mut k = percent_decode(path).to_ascii_lowercase();
+    if let Some((_, t)) = query.iter().find(|(k, _)| k == "$skiptoken") {
+        k.push('#');
+        k.push_str(t);
+    }
+    k
+}
+
+fn percent_decode(s: &str) -> String {
+    url::Url::parse(&format!("http://x{s}"))
+        .ok()
+        .and_then(|u| {
+            u.path_segments().map(|segs| {
+                segs.map(|seg| {
+                    percent_encoding::percent_decode_str(seg)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+            })
+        })
+        .map(|p| format!("/{p}"))
+        .unwrap_or_else(|| s.to_string())
+}
+
+impl Fake {
+    /// Starts an empty fake on an ephemeral loopback port.
+    pub fn start() -> Fake {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let (srv, st) = (server.clone(), state.clone());
+        let thread = thread::spawn(move || {
+            for req in srv.incoming_requests() {
+                let st = st.clone();
+                // One thread per request, so concurrent calls really overlap.
+                thread::spawn(move || handle(req, &st));
+            }
+        });
+        Fake {
+            url: format!("http://127.0.0.1:{port}/"),
+            server,
+            state,
+            thread: Some(thread),
+        }
+    }
+
+    /// Queues answers for `path` (case-insensitive; `#token` for a later page).
+    pub fn route(&self, path: &str, answers: Vec<Canned>) {
+        self.state
+            .lock()
+            .unwrap()
+            .routes
+            .insert(path.to_ascii_lowercase(), answers);
+    }
+
+    /// Adds `d` to every answer (benchmark).
+    pub fn latency(&self, d: Duration) {
+        self.state.lock().unwrap().latency = d;
+    }
+
+    /// Makes unwrapKey return different bytes.
+    pub fn unwrap_mismatch(&self) {
+        self.state.lock().unwrap().unwrap_mismatch = true;
+    }
+
+    /// Makes wrapKey answer with `status`.
+    pub fn wrap_status(&self, status: u16) {
+        self.state.lock().unwrap().wrap_status = Some(status);
+    }
+
+    /// Requests seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    /// Requests whose decoded path ends with `suffix` (case-insensitive).
+    pub fn count(&self, suffix: &str) -> usize {
+        let s = suffix.to_ascii_lowercase();
+        self.seen()
+            .iter()
+            .filter(|r| percent_decode(&r.path).to_ascii_lowercase().ends_with(&s))
+            .count()
+    }
+
+    /// Token requests seen.
+    pub fn token_requests(&self) -> usize {
+        self.state.lock().unwrap().token_requests
+    }
+}
+
+fn respond(req: tiny_http::Request, c: &Canned) {
+    if !c.delay.is_zero() {
+        thread::sleep(c.delay);
+    }
+    let mut rsp = tiny_http::Response::from_string(c.body.clone())
+        .with_status_code(c.status)
+        .with_header(
+            tiny_http::Header::from_bytes(&b"content-type"[..], &b"application/json"[..]).unwrap(),
+        );
+    for (k, v) in &c.headers {
+        rsp = rsp.with_header(tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap());
+    }
+    let _ = req.respond(rsp);
+}
+
+fn handle(mut req: tiny_http::Request, st: &Mutex<State>) {
+    let url = url::Url::parse(&format!("http://x{}", req.url())).unwrap();
+    let path = url.path().to_string();
+    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let authorized = req
+        .headers()
+        .iter()
+        .any(|h| h.field.equiv("authorization") && h.value.as_str() == format!("Bearer {TOKEN}"));
+    let method = req.method().as_str().to_string();
+    let mut body = String::new();
+    let _ = std::io::Read::read_to_string(req.as_reader(), &mut body);
+    let latency = {
+        let mut s = st.lock().unwrap();
+        s.seen.push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            query: query.clone(),
+            authorized,
+        });
+        s.latency
+    };
+    if !latency.is_zero() {
+        thread::sleep(latency);
+    }
+
+    // Token endpoint: POST /{tenant}/oauth2/v2.0/token with the client secret in the body.
+    if path.ends_with("/oauth2/v2.0/token") {
+        st.lock().unwrap().token_requests += 1;
+        let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        let ok = path == format!("/{TENANT}/oauth2/v2.0/token")
+            && form.get("client_id").map(String::as_str) == Some(CLIENT)
+            && form.get("client_secret").map(String::as_str) == Some(SECRET)
+            && form.get("grant_type").map(String::as_str) == Some("client_credentials");
+        let c = if ok {
+            Canned::ok(json!({"token_type": "Bearer", "expires_in": 3600,
+                              "ext_expires_in": 3600, "access_token": TOKEN}))
+        } else {
+            Canned::status(
+                401,
+                json!({"error": "invalid_client",
+                       "error_description": "AADSTS7000215: Invalid client secret provided."}),
+            )
+        };
+        return respond(req, &c);
+    }
+    if !authorized {
+        return respond(req, &Canned::error(401, "AuthenticationFailed"));
+    }
+    let graph = path.starts_with("/v1.0/");
+    if !graph {
+        match query.iter().find(|(k, _)| k == "api-version") {
+            None => return respond(req, &Canned::error(400, "MissingApiVersionParameter")),
+            Some((_, v))
+                if !["2025-05-01", "2022-04-01", "2024-03-01", "7.5"].contains(&v.as_str()) =>
+            {
+                return respond(req, &Canned::error(400, "InvalidApiVersionParameter"))
+            }
+            _ => {}
+        }
+    }
+
+    // Data plane wrap/unwrap: a reversible transformation of the value.
+    let lower = path.to_ascii_lowercase();
+    if method == "POST" && (lower.ends_with("/wrapkey") || lower.ends_with("/unwrapkey")) {
+        let (mismatch, wrap_status) = {
+            let s = st.lock().unwrap();
+            (s.unwrap_mismatch, s.wrap_status)
+        };
+        if let Some(status) = wrap_status {
+            return respond(req, &Canned::error(status, "Forbidden"));
+        }
+        let j: Json = serde_json::from_str(&body).unwrap_or(Json::Null);
+        let value = j["value"].as_str().unwrap_or("").to_string();
+        let alg_ok = j["alg"] == "RSA-OAEP-256";
+        if !alg_ok {
+            return respond(req, &Canned::error(400, "BadParameter"));
+        }
+        let out = if lower.ends_with("/wrapkey") {
+            format!("w{}", value.chars().rev().collect::<String>())
+        } else if mismatch {
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_string()
+        } else {
+            value.trim_start_matches('w').chars().rev().collect()
+        };
+        return respond(
+            req,
+            &Canned::ok(json!({"kid": "https://fake/keys/k/v1", "value": out})),
+        );
+    }
+
+    let key = route_key(&path, &query);
+    let answer = {
+        let mut s = st.lock().unwrap();
+        match s.routes.get_mut(&key) {
+            Some(list) if list.len() > 1 => Some(list.remove(0)),
+            Some(list) => list.first().cloned(),
+            None => None,
+        }
+    };
+    match answer {
+        Some(c) => respond(req, &c),
+        None if graph => respond(req, &Canned::error(404, "Request_ResourceNotFound")),
+        None => respond(req, &Canned::error(404, "ResourceNotFound")),
+    }
+}
+
+/// The corpus folder, or `None` (tests then skip with a printed reason).
+pub fn corpus() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/rest-examples");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipped: {} is absent (no REST examples to serve)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// The `responses.200.body` of a corpus example.
+pub fn example(dir: &std::path::Path, rel: &str) -> Json {
+    let text = std::fs::read_to_string(dir.join(rel)).unwrap();
+    let j: Json = serde_json::from_str(&text).unwrap();
+    j["responses"]["200"]["body"].clone()
+}
+
+/// Corpus example paths.
+pub mod ex {
+    pub const VAULT: &str =
+        "keyvault/resource-manager/Microsoft.KeyVault/stable/2025-05-01/examples/getVault.json";
+    pub const KEY: &str =
+        "keyvault/resource-manager/Microsoft.KeyVault/stable/2025-05-01/examples/getKey.json";
+    pub const ROTATION: &str =
+        "keyvault/data-plane/Microsoft.KeyVault/stable/7.5/examples/GetKeyRotationPolicy-example.json";
+    pub const RA_LIST: &str = "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/examples/RoleAssignments_ListForScope.json";
+    pub const RA_GET: &str = "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/examples/RoleAssignments_Get.json";
+    pub const ROLE_DEF: &str = "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/examples/GetRoleDefinitionByName.json";
+}
+
+/// ARM paths of the scenario's resources.
+pub fn vault_id() -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.KeyVault/vaults/{VAULT}")
+}
+/// Key resource ID.
+pub fn key_id() -> String {
+    format!("{}/keys/{KEY}", vault_id())
+}
+/// Role assignment list path at the key.
+pub fn ra_path() -> String {
+    format!(
+        "{}/providers/Microsoft.Authorization/roleAssignments",
+        key_id()
+    )
+}
+/// Role definition path of `guid` in the subscription.
+pub fn role_def_path(guid: &str) -> String {
+    format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{guid}")
+}
+/// Graph path of a service principal by object ID.
+pub fn sp_path(id: &str) -> String {
+    format!("/v1.0/servicePrincipals/{id}")
+}
+/// Graph path of a service principal by app ID.
+pub fn sp_app_path(id: &str) -> String {
+    format!("/v1.0/servicePrincipals(appId='{id}')")
+}
+/// Data-plane rotation policy path.
+pub fn rotation_path() -> String {
+    format!("/keys/{KEY}/rotationpolicy")
+}
+/// Deployment path.
+pub fn deployment_path(name: &str) -> String {
+    format!(
+        "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Resources/deployments/{name}"
+    )
+}
+
+/// A role assignment in the corpus example's shape.
+pub fn assignment(
+    dir: &std::path::Path,
+    name: &str,
+    role: &str,
+    principal: &str,
+    scope: &str,
+) -> Json {
+    let mut a = example(dir, ex::RA_GET);
+    a["name"] = json!(name);
+    a["id"] = json!(format!(
+        "{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"
+    ));
+    a["properties"]["roleDefinitionId"] = json!(role_def_path(role));
+    a["properties"]["principalId"] = json!(principal);
+    a["properties"]["principalType"] = json!("ServicePrincipal");
+    a["properties"]["scope"] = json!(scope);
+    a
+}
+
+/// A compliant deployment: examples extended with purge protection, RBAC, a rotation
+/// policy, the two role assignments and the vendor principal in Graph.
+pub fn compliant(dir: &std::path::Path) -> Fake {
+    let fake = Fake::start();
+    let mut vault = example(dir, ex::VAULT);
+    vault["id"] = json!(vault_id());
+    vault["name"] = json!(VAULT);
+    vault["location"] = json!("eastus");
+    let p = &mut vault["properties"];
+    p["enablePurgeProtection"] = json!(true);
+    p["enableSoftDelete"] = json!(true);
+    p["softDeleteRetentionInDays"] = json!(90);
+    p["enableRbacAuthorization"] = json!(true);
+    p["vaultUri"] = json!(format!("https://{VAULT}.vault.azure.net/"));
+    fake.route(&vault_id(), vec![Canned::ok(vault)]);
+
+    let mut key = example(dir, ex::KEY);
+    key["id"] = json!(key_id());
+    key["name"] = json!(KEY);
+    key["properties"]["keySize"] = json!(3072);
+    fake.route(&key_id(), vec![Canned::ok(key)]);
+    fake.route(
+        &rotation_path(),
+        vec![Canned::ok(example(dir, ex::ROTATION))],
+    );
+
+    let mut list = example(dir, ex::RA_LIST);
+    list["value"] = json!([
+        assignment(
+            dir,
+            "0b5fe924-0000-4000-8000-000000000001",
+            ROLE_CSEU,
+            SP_OBJECT,
+            &key_id()
+        ),
+        assignment(
+            dir,
+            "0b5fe924-0000-4000-8000-000000000002",
+            ROLE_OFFICER,
+            OFFICER,
+            &vault_id()
+        ),
+    ]);
+    fake.route(&ra_path(), vec![Canned::ok(list)]);
+    for (guid, name) in [
+        (ROLE_CSEU, "Key Vault Crypto Service Encryption User"),
+        (ROLE_OFFICER, "Key Vault Crypto Officer"),
+    ] {
+        let mut def = example(dir, ex::ROLE_DEF);
+        def["name"] = json!(guid);
+        def["id"] = json!(role_def_path(guid));
+        def["properties"]["roleName"] = json!(name);
+        fake.route(&role_def_path(guid), vec![Canned::ok(def)]);
+    }
+    fake.route(
+        &sp_path(SP_OBJECT),
+        vec![Canned::ok(
+            json!({"id": SP_OBJECT, "appId": SP_APP, "displayName": "TiDB Cloud CMEK"}),
+        )],
+    );
+    fake.route(
+        &sp_app_path(SP_APP),
+        vec![Canned::ok(
+            json!({"id": SP_OBJECT, "appId": SP_APP, "displayName": "TiDB Cloud CMEK"}),
+        )],
+    );
+    fake
+}

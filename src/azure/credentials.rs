@@ -9,6 +9,7 @@
 //! environment credential is merely wrong.
 
 use super::endpoints::{checked_url, Endpoints};
+use super::Api;
 use crate::error::Error;
 use azure_core::auth::{AccessToken, TokenCredential};
 use azure_core::HttpClient;
@@ -109,10 +110,29 @@ pub fn az_on_path() -> bool {
 }
 
 /// A token source. Its `Debug` names only the kind: it never prints secrets.
+///
+/// It holds one credential instance per API because azure_identity's token cache
+/// holds its lock while a token is fetched, which would serialise the ARM, Graph
+/// and data-plane token requests that `check` makes concurrently.
 #[derive(Clone)]
 pub struct Credential {
-    inner: Arc<dyn TokenCredential>,
+    per_api: Vec<Arc<dyn TokenCredential>>,
     source: Source,
+}
+
+/// One instance per [`Api`], in `Api` order.
+fn per_api(
+    mut make: impl FnMut() -> Result<Arc<dyn TokenCredential>, Error>,
+) -> Result<Vec<Arc<dyn TokenCredential>>, Error> {
+    (0..3).map(|_| make()).collect()
+}
+
+fn index(api: Api) -> usize {
+    match api {
+        Api::Arm => 0,
+        Api::Vault => 1,
+        Api::Graph => 2,
+    }
 }
 
 impl fmt::Debug for Credential {
@@ -139,21 +159,26 @@ impl Credential {
             None => endpoints.login.clone(),
         };
         options.set_authority_host(authority.to_string());
-        let inner: Arc<dyn TokenCredential> = match source {
-            Source::Env => Arc::new(EnvironmentCredential::create(options).map_err(|e| {
-                Error::Azure(format!(
-                    "--auth env: {e}; set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET \
-                     (or AZURE_FEDERATED_TOKEN_FILE)"
-                ))
-            })?),
-            Source::Cli => Arc::new(AzureCliCredential::new()),
-            Source::AppServiceIdentity => Arc::new(
-                AppServiceManagedIdentityCredential::create(options)
-                    .map_err(|e| Error::Azure(format!("--auth managed-identity: {e}")))?,
-            ),
-            Source::VmIdentity => Arc::new(VirtualMachineManagedIdentityCredential::new(options)),
-        };
-        Ok(Credential { inner, source })
+        let per_api = per_api(|| {
+            let options = options.clone();
+            Ok(match source {
+                Source::Env => Arc::new(EnvironmentCredential::create(options).map_err(|e| {
+                    Error::Azure(format!(
+                        "--auth env: {e}; set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
+                         AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE)"
+                    ))
+                })?) as Arc<dyn TokenCredential>,
+                Source::Cli => Arc::new(AzureCliCredential::new()),
+                Source::AppServiceIdentity => Arc::new(
+                    AppServiceManagedIdentityCredential::create(options)
+                        .map_err(|e| Error::Azure(format!("--auth managed-identity: {e}")))?,
+                ),
+                Source::VmIdentity => {
+                    Arc::new(VirtualMachineManagedIdentityCredential::new(options))
+                }
+            })
+        })?;
+        Ok(Credential { per_api, source })
     }
 
     /// A client-secret credential against an explicit authority (tests, benchmarks,
@@ -166,14 +191,17 @@ impl Credential {
         client_secret: &str,
     ) -> Result<Self, Error> {
         let authority = checked_url("authority host", authority)?;
-        Ok(Credential {
-            inner: Arc::new(azure_identity::ClientSecretCredential::new(
-                http,
-                authority,
+        let per_api = per_api(|| {
+            Ok(Arc::new(azure_identity::ClientSecretCredential::new(
+                http.clone(),
+                authority.clone(),
                 tenant_id.to_string(),
                 client_id.to_string(),
                 client_secret.to_string(),
-            )),
+            )))
+        })?;
+        Ok(Credential {
+            per_api,
             source: Source::Env,
         })
     }
@@ -183,12 +211,13 @@ impl Credential {
         self.source
     }
 
-    /// A token for `scope`; the error text is the credential's (never a secret).
-    pub(crate) async fn token(&self, scope: &str) -> Result<AccessToken, String> {
-        self.inner
-            .get_token(&[scope])
-            .await
-            .map_err(|e| error_chain(&e))
+    /// A token for `scope` of `api`; the error text is the credential's (never a secret).
+    pub(crate) async fn token(&self, api: Api, scope: &str) -> Result<AccessToken, String> {
+        let cred = self
+            .per_api
+            .get(index(api))
+            .ok_or_else(|| "no credential for this API".to_string())?;
+        cred.get_token(&[scope]).await.map_err(|e| error_chain(&e))
     }
 }
 

@@ -137,7 +137,7 @@ impl HttpReader {
         if let Some(t) = self.cached(api) {
             return Ok(t);
         }
-        let fut = self.credential.token(self.scope(api));
+        let fut = self.credential.token(api, self.scope(api));
         let got = match tokio::time::timeout(self.timeout, fut).await {
             Ok(Ok(t)) => t.token,
             Ok(Err(detail)) => return Err(CallError::Credential { api, detail }),

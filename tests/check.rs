@@ -11,3 +11,9 @@ mod check {
     mod scenarios;
     mod secrets;
 }
+
+/// CLI cases as data: tests/cmd/check/*.toml (usage errors need no fake).
+#[test]
+fn cli_cases() {
+    trycmd::TestCases::new().case("tests/cmd/check/*.toml");
+}

@@ -231,13 +231,18 @@ impl AzureReader for HttpReader {
         let token = self.token(call.api).await?;
         let start = Instant::now();
         let mut retry = 0;
+        let mut network_retries = 0;
         loop {
             let result = self.attempt(&call, &token).await;
             let wait = match &result {
                 Ok((reply, headers)) if retryable(reply.status) => Some(retry_after(headers)),
-                // A connection reset is worth one more try; a timeout is not (the
-                // user chose it, and retrying would multiply it).
-                Err(CallError::Network { .. }) => Some(None),
+                // A connection reset is worth one more try, not five (a host that
+                // refuses connections should fail fast); a timeout is not retried
+                // at all (the user chose it, and retrying would multiply it).
+                Err(CallError::Network { .. }) if network_retries == 0 => {
+                    network_retries += 1;
+                    Some(None)
+                }
                 _ => None,
             };
             let done = wait.is_none()

@@ -264,7 +264,7 @@ pub async fn read<R: AzureReader>(
     arm_tok.map_err(|e| call_err("authentication", e))?;
 
     let mut state = LiveState::default();
-    let (vault, key) = names(reader, endpoints, target, &mut state).await?;
+    let (vault, key) = names(reader, endpoints, target).await?;
     state.vault = vault.clone();
     state.key = key.clone();
 
@@ -468,7 +468,9 @@ pub async fn read<R: AzureReader>(
 
     // Role assignments: first page from round 1, then nextLink pages.
     let ras = ras.map_err(|e| call_err("listing role assignments", e))?;
-    let assignments = if vault_json.is_none() && ras.status == 404 {
+    // Listing at the scope of a resource that does not exist may answer 404; the
+    // missing vault or key is already reported.
+    let assignments = if (vault_json.is_none() || key_json.is_none()) && ras.status == 404 {
         Vec::new()
     } else {
         role_assignments(reader, endpoints, &ra_call, ras, &key_id).await?
@@ -804,7 +806,6 @@ async fn names<R: AzureReader>(
     reader: &R,
     endpoints: &Endpoints,
     target: &Target,
-    _state: &mut LiveState,
 ) -> Result<(String, String), Error> {
     if let (Some(v), Some(k)) = (&target.vault, &target.key) {
         return Ok((v.clone(), k.clone()));

@@ -332,7 +332,12 @@ fn handle(mut req: tiny_http::Request, st: &Mutex<State>) {
         } else if mismatch {
             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_string()
         } else {
-            value.trim_start_matches('w').chars().rev().collect()
+            value
+                .strip_prefix('w')
+                .unwrap_or(&value)
+                .chars()
+                .rev()
+                .collect()
         };
         return respond(
             req,

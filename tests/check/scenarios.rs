@@ -555,3 +555,84 @@ fn bad_flags_exit_2_naming_the_flag() {
     assert!(out.stderr.contains("--sp-object-id"), "{}", out.stderr);
     assert!(fake.seen().is_empty());
 }
+
+#[test]
+fn unreachable_host_exits_3_naming_it() {
+    let Some(dir) = corpus() else { return };
+    let fake = compliant(&dir);
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let arm = format!("http://127.0.0.1:{port}/");
+    let out = run_raw(
+        &fake,
+        &[
+            "check",
+            "--subscription",
+            SUB,
+            "--resource-group",
+            RG,
+            "--vault",
+            VAULT,
+            "--key",
+            KEY,
+            "--auth",
+            "env",
+            "--arm-endpoint",
+            &arm,
+            "--vault-endpoint",
+            &fake.url,
+        ],
+        None,
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("could not reach 127.0.0.1:{port}")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn missing_key_with_404_role_listing_is_still_a_problem() {
+    let Some(dir) = corpus() else { return };
+    let fake = compliant(&dir);
+    fake.route(&key_id(), vec![Canned::error(404, "ResourceNotFound")]);
+    fake.route(&ra_path(), vec![Canned::error(404, "ResourceNotFound")]);
+    let out = check(&fake, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.problems("key-missing").len(), 1);
+    assert!(kinds(&out, "roleAssignment").is_empty());
+}
+
+#[test]
+fn auth_default_uses_the_environment_when_it_is_configured() {
+    let Some(dir) = corpus() else { return };
+    let fake = compliant(&dir);
+    let out = run_raw(
+        &fake,
+        &[
+            "check",
+            "--subscription",
+            SUB,
+            "--resource-group",
+            RG,
+            "--vault",
+            VAULT,
+            "--key",
+            KEY,
+            "--arm-endpoint",
+            &fake.url,
+            "--vault-endpoint",
+            &fake.url,
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The environment credential got the tokens from the fake's token endpoint.
+    assert!(fake.token_requests() >= 1);
+}

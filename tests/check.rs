@@ -9,6 +9,7 @@ mod check {
     pub mod fake;
     mod parsing;
     mod scenarios;
+    mod sdk_urls;
     mod secrets;
 }
 

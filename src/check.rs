@@ -49,6 +49,21 @@ pub fn is_guid(s: &str) -> bool {
             .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// Key Vault naming rule: 3-24 chars `[A-Za-z0-9-]`, starts with a letter, ends
+/// with a letter or digit, no `--`.
+pub fn valid_vault_name(v: &str) -> bool {
+    (3..=24).contains(&v.len())
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && v.starts_with(|c: char| c.is_ascii_alphabetic())
+        && v.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !v.contains("--")
+}
+
+/// Key naming rule: 1-127 chars `[A-Za-z0-9-]`.
+pub fn valid_key_name(k: &str) -> bool {
+    (1..=127).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 /// Parses `--timeout` seconds (0 < t <= 3600; fractions allowed).
 pub fn parse_timeout(s: &str) -> Result<Duration, Error> {
     let secs: f64 = s
@@ -90,12 +105,7 @@ impl CheckOptions {
             ));
         }
         if let Some(v) = &t.vault {
-            let ok = (3..=24).contains(&v.len())
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && v.starts_with(|c: char| c.is_ascii_alphabetic())
-                && v.ends_with(|c: char| c.is_ascii_alphanumeric())
-                && !v.contains("--");
-            if !ok {
+            if !valid_vault_name(v) {
                 return Err(invalid(
                     "--vault",
                     v,
@@ -104,9 +114,7 @@ impl CheckOptions {
             }
         }
         if let Some(k) = &t.key {
-            let ok = (1..=127).contains(&k.len())
-                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-            if !ok {
+            if !valid_key_name(k) {
                 return Err(invalid("--key", k, "1-127 chars [A-Za-z0-9-]"));
             }
         }

@@ -859,6 +859,13 @@ async fn names<R: AzureReader>(
     let vault = target.vault.clone().or(v);
     let key = target.key.clone().or(k);
     match (vault, key) {
+        // Names from outputs go into URL paths: hold them to the naming rules.
+        (Some(v), _) if !crate::check::valid_vault_name(&v) => Err(Error::Azure(format!(
+            "{what}: its outputs name the vault '{v}', which is not a valid Key Vault name"
+        ))),
+        (_, Some(k)) if !crate::check::valid_key_name(&k) => Err(Error::Azure(format!(
+            "{what}: its outputs name the key '{k}', which is not a valid key name"
+        ))),
         (Some(v), Some(k)) => Ok((v, k)),
         (v, k) => Err(Error::Azure(format!(
             "{what}: its outputs do not name the {} (expected outputs such as vaultName and \

@@ -48,6 +48,8 @@ pub fn run_raw(fake: &Fake, args: &[&str], authority: Option<&str>) -> Out {
         .env("AZURE_AUTHORITY_HOST", authority.unwrap_or(&fake.url))
         // A proxy from the outer environment must not see loopback traffic.
         .env("NO_PROXY", "127.0.0.1,localhost")
+        // Maximum verbosity for any logger a dependency might honour.
+        .env("RUST_LOG", "trace")
         .output()
         .unwrap();
     let out = Out {

@@ -463,6 +463,23 @@ fn from_deployment_takes_names_from_outputs() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.json()["key"], KEY);
     assert_eq!(kinds(&out, "key").len(), 1);
+    // Outputs that are not names never reach a URL.
+    fake.route(
+        &deployment_path("evil"),
+        vec![Canned::ok(json!({"properties": {"outputs": {
+            "vaultName": {"type": "String", "value": "../../x"},
+            "keyName": {"type": "String", "value": KEY}
+        }}}))],
+    );
+    let mut evil = args.to_vec();
+    evil[6] = "evil";
+    let out = run_raw(&fake, &evil, None);
+    assert_eq!(out.code, 3);
+    assert!(
+        out.stderr.contains("not a valid Key Vault name"),
+        "{}",
+        out.stderr
+    );
     // Unknown deployment: exit 3 naming it.
     let mut args = args.to_vec();
     args[6] = "nope";

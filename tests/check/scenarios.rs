@@ -653,3 +653,34 @@ fn auth_default_uses_the_environment_when_it_is_configured() {
     // The environment credential got the tokens from the fake's token endpoint.
     assert!(fake.token_requests() >= 1);
 }
+
+#[test]
+fn rotation_policy_from_arm_wins_over_the_data_plane() {
+    let Some(dir) = corpus() else { return };
+    let fake = compliant(&dir);
+    let mut key = example(&dir, ex::KEY);
+    key["properties"]["rotationPolicy"] = json!({
+        "attributes": {"expiryTime": "P1Y"},
+        "lifetimeActions": [{"trigger": {"timeAfterCreate": "P11M"}, "action": {"type": "rotate"}}]
+    });
+    fake.route(&key_id(), vec![Canned::ok(key)]);
+    // Had the data plane been used, this 403 would make the policy unknown.
+    fake.route(&rotation_path(), vec![Canned::error(403, "Forbidden")]);
+    let out = check(&fake, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.problems("unknown").is_empty(), "{}", out.stdout);
+    let policy = &kinds(&out, "key")[0]["body"]["properties"]["rotationPolicy"];
+    assert_eq!(policy["lifetimeActions"][0]["action"]["type"], "rotate");
+    assert_eq!(policy["attributes"]["expiryTime"], "P1Y");
+}
+
+#[test]
+fn key_without_rotation_policy_is_null_not_unknown() {
+    let Some(dir) = corpus() else { return };
+    let fake = compliant(&dir);
+    fake.route(&rotation_path(), vec![Canned::error(404, "KeyNotFound")]);
+    let out = check(&fake, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.problems("unknown").is_empty(), "{}", out.stdout);
+    assert!(kinds(&out, "key")[0]["body"]["properties"]["rotationPolicy"].is_null());
+}

@@ -254,21 +254,9 @@ impl<T> Prop<T> {
 }
 
 impl Resource {
-    /// A live resource from an ARM GET response body (`id`, `name`, `properties`, ...).
-    pub fn live(kind: Kind, body: &serde_json::Value) -> Resource {
-        let body = Value::from(body);
-        let id = body.get("id").cloned().unwrap_or(Value::Null);
-        let origin = Location::Azure {
-            id: id.as_str().unwrap_or_default().to_string(),
-        };
-        let name = match (kind, id.as_str()) {
-            // ARM returns the key's own name only; the model wants `vault/key`.
-            (Kind::Key, Some(id)) => match Scope::parse(id) {
-                Scope::Key { vault, key } => Value::String(format!("{vault}/{key}")),
-                _ => body.get("name").cloned().unwrap_or(Value::Null),
-            },
-            _ => body.get("name").cloned().unwrap_or(Value::Null),
-        };
+    /// A resource from its parts (no template source map). A role assignment's scope
+    /// is resolved from `properties.scope`, as ARM GET responses carry it.
+    pub fn new(kind: Kind, name: Value, id: Value, body: Value, origin: Location) -> Resource {
         let scope = (kind == Kind::RoleAssignment).then(|| {
             match body.path(&["properties", "scope"]).and_then(Value::as_str) {
                 Some(s) => Scope::parse(s),
@@ -286,6 +274,24 @@ impl Resource {
             suppressions: Vec::new(),
             sources: HashMap::new(),
         }
+    }
+
+    /// A live resource from an ARM GET response body (`id`, `name`, `properties`, ...).
+    pub fn live(kind: Kind, body: &serde_json::Value) -> Resource {
+        let body = Value::from(body);
+        let id = body.get("id").cloned().unwrap_or(Value::Null);
+        let origin = Location::Azure {
+            id: id.as_str().unwrap_or_default().to_string(),
+        };
+        let name = match (kind, id.as_str()) {
+            // ARM returns the key's own name only; the model wants `vault/key`.
+            (Kind::Key, Some(id)) => match Scope::parse(id) {
+                Scope::Key { vault, key } => Value::String(format!("{vault}/{key}")),
+                _ => body.get("name").cloned().unwrap_or(Value::Null),
+            },
+            _ => body.get("name").cloned().unwrap_or(Value::Null),
+        };
+        Resource::new(kind, name, id, body, origin)
     }
 
     /// The resource as named in messages: `Type/name` for templates, the ID for live resources.

@@ -795,17 +795,27 @@ fn collect_sources(
             }
             serde_json::Value::Object(map) => {
                 for (k, v) in map {
-                    let child_rel = if rel.is_empty() {
-                        k.to_ascii_lowercase()
-                    } else {
-                        format!("{rel}/{}", k.to_ascii_lowercase())
-                    };
-                    stack.push((child_rel, pointer_push(&ptr, k), v));
+                    stack.push((rel_push(&rel, k), pointer_push(&ptr, k), v));
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    let i = i.to_string();
+                    stack.push((rel_push(&rel, &i), pointer_push(&ptr, &i), v));
                 }
             }
             _ => {}
         }
         out.insert(rel, src);
+    }
+}
+
+/// Extends a source-map key (lower case: ARM property names are case-insensitive).
+fn rel_push(rel: &str, token: &str) -> String {
+    if rel.is_empty() {
+        token.to_ascii_lowercase()
+    } else {
+        format!("{rel}/{}", token.to_ascii_lowercase())
     }
 }
 
@@ -923,50 +933,36 @@ impl TemplateScope {
 
 /// Reads `metadata.cmek-arm.ignore` (+ `reason`) of a resource.
 fn suppressions(res: &Resource) -> Vec<Suppression> {
-    let base = ["metadata", "cmek-arm"];
-    let reason = res.str(&["metadata", "cmek-arm", "reason"]).val;
-    let reason = match reason {
+    const AT: [&str; 2] = ["metadata", "cmek-arm"];
+    let reason = match res.str(&[AT[0], AT[1], "reason"]).val {
         Val::Known(r) => Some(r),
         _ => None,
     };
-    let ignore = res.prop(&[base[0], base[1], "ignore"]);
+    let ignore = res.prop(&[AT[0], AT[1], "ignore"]);
     let Val::Known(value) = ignore.val else {
         return Vec::new();
     };
-    let items: Vec<(usize, &Value)> = match value {
-        Value::Array(a) => a.iter().enumerate().collect(),
-        single @ Value::String(_) => vec![(0, single)],
-        _ => Vec::new(),
-    };
-    items
-        .into_iter()
-        .filter_map(|(i, v)| {
-            let rule = v.as_str()?.to_string();
-            let location = match &ignore.location {
-                Location::File {
-                    file,
-                    pointer,
-                    span: _,
-                } if matches!(value, Value::Array(_)) => {
-                    let item = res.location_of(&["metadata", "cmek-arm", "ignore", &i.to_string()]);
-                    match item {
-                        Location::File { .. } => item,
-                        _ => Location::File {
-                            file: file.clone(),
-                            pointer: pointer.clone(),
-                            span: None,
-                        },
-                    }
-                }
-                other => other.clone(),
-            };
-            Some(Suppression {
-                rule,
-                reason: reason.clone(),
-                location,
-            })
+    let entry = |rule: &Value, location: Location| {
+        Some(Suppression {
+            rule: rule.as_str()?.to_string(),
+            reason: reason.clone(),
+            location,
         })
-        .collect()
+    };
+    match value {
+        // Each entry is reported at its own place when it matches nothing.
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                entry(
+                    v,
+                    res.location_of(&[AT[0], AT[1], "ignore", &i.to_string()]),
+                )
+            })
+            .collect(),
+        single => entry(single, ignore.location).into_iter().collect(),
+    }
 }
 
 /// Test helpers: hand-built resources for rule unit tests.

@@ -172,7 +172,8 @@ pub enum Probe {
 struct PropSource {
     location: Location,
     raw: Option<String>,
-    labels: Vec<Label>,
+    /// (parameter or variable name, lower case; its label), deduplicated.
+    labels: Vec<(String, Label)>,
 }
 
 /// A per-resource suppression entry (`metadata.cmek-arm.ignore`).
@@ -342,12 +343,30 @@ impl Resource {
                 .join("/")
                 .to_ascii_lowercase();
             if let Some(src) = self.sources.get(&key) {
-                let raw = if len == path.len() {
-                    src.raw.clone()
-                } else {
-                    None
+                let exact = len == path.len();
+                let rest: Vec<String> = path
+                    .get(len..)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| p.to_ascii_lowercase())
+                    .collect();
+                // A whole object set by one expression (AVM's `properties`) names many
+                // parameters: keep those named after the property asked for (its own
+                // name first, else an enclosing one's).
+                let named = |part: &[String]| -> Vec<Label> {
+                    src.labels
+                        .iter()
+                        .filter(|(name, _)| exact || part.iter().any(|r| name.contains(r.as_str())))
+                        .map(|(_, l)| l.clone())
+                        .collect()
                 };
-                return (src.location.clone(), src.labels.clone(), raw);
+                let mut labels =
+                    named(rest.get(rest.len().saturating_sub(1)..).unwrap_or_default());
+                if labels.is_empty() {
+                    labels = named(&rest);
+                }
+                let raw = if exact { src.raw.clone() } else { None };
+                return (src.location.clone(), labels, raw);
             }
         }
         (self.origin.clone(), Vec::new(), None)
@@ -787,10 +806,22 @@ fn collect_sources(
                         continue;
                     };
                     let is_param = kind.as_str().eq_ignore_ascii_case("parameters");
-                    if let Some(label) = scope.label(template, parameters, is_param, name.as_str())
-                    {
-                        src.labels.push(label);
+                    let Some(label) = scope.label(template, parameters, is_param, name.as_str())
+                    else {
+                        continue;
+                    };
+                    if !src.labels.iter().any(|(_, l)| *l == label) {
+                        src.labels.push((name.as_str().to_ascii_lowercase(), label));
                     }
+                }
+                // Where a value was set, the declarations of unset parameters add nothing.
+                if src
+                    .labels
+                    .iter()
+                    .any(|(_, l)| l.message.starts_with("value set here"))
+                {
+                    src.labels
+                        .retain(|(_, l)| l.message.starts_with("value set here"));
                 }
             }
             serde_json::Value::Object(map) => {

@@ -31,6 +31,11 @@ pub const BROAD_ROLES: &[(&str, &str)] = &[
         "a4417e6f-fecd-4de8-b567-7b0420556985",
         "Key Vault Certificates Officer",
     ),
+    // Reads whole certificates, private keys included.
+    (
+        "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba",
+        "Key Vault Certificate User",
+    ),
     (
         "8b54135c-b56d-4d72-a534-26097cfdc8d8",
         "Key Vault Data Access Administrator",

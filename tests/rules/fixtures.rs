@@ -58,7 +58,11 @@ fn load(path: &Path) -> Document {
 /// Renders findings as `RULE level file:line:col pointer: message` plus labels.
 pub fn render(diags: &[&Diagnostic], docs: &[&Document]) -> String {
     let place = |loc: &Location| match loc {
-        Location::File { file, pointer, span } => {
+        Location::File {
+            file,
+            pointer,
+            span,
+        } => {
             let (line, col) = docs
                 .iter()
                 .find(|d| &d.file == file)
@@ -70,7 +74,13 @@ pub fn render(diags: &[&Diagnostic], docs: &[&Document]) -> String {
     };
     let mut out = String::new();
     for d in diags {
-        out.push_str(&format!("{} {} {}: {}\n", d.rule, d.level, place(&d.location), d.message));
+        out.push_str(&format!(
+            "{} {} {}: {}\n",
+            d.rule,
+            d.level,
+            place(&d.location),
+            d.message
+        ));
         for l in &d.labels {
             out.push_str(&format!("    = {}: {}\n", place(&l.location), l.message));
         }
@@ -91,13 +101,21 @@ fn about(d: &Diagnostic, res: &model::Resource) -> bool {
 fn check_markers(stem: &str, dep: &Deployment, mine: &[&Diagnostic]) {
     let mut marked = 0;
     for res in &dep.resources {
-        let Some(marker) = res.body.path(&["metadata", "fixture"]).and_then(|m| m.as_str()) else {
+        let Some(marker) = res
+            .body
+            .path(&["metadata", "fixture"])
+            .and_then(|m| m.as_str())
+        else {
             continue;
         };
         marked += 1;
         let found: Vec<_> = mine.iter().filter(|d| about(d, res)).collect();
         match marker {
-            "ok" => assert!(found.is_empty(), "{stem}: {} is marked ok but has {found:?}", res.display()),
+            "ok" => assert!(
+                found.is_empty(),
+                "{stem}: {} is marked ok but has {found:?}",
+                res.display()
+            ),
             "bad" => assert!(
                 found.iter().any(|d| d.level != Level::Note),
                 "{stem}: {} is marked bad but has no error/warning",
@@ -127,14 +145,25 @@ fn rule_fixtures() {
     paths.sort();
     assert!(paths.len() >= 15, "fixtures missing");
     for path in paths {
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap().to_string();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap()
+            .to_string();
         let id = stem.get(..6).unwrap().to_ascii_uppercase();
         let template = load(&path);
         let params_path = path.with_file_name(format!("{stem}.parameters.json"));
         let params = params_path.exists().then(|| load(&params_path));
         let exp = expand::expand(&template, params.as_ref(), &context());
-        let broken: Vec<_> = exp.diagnostics.iter().filter(|d| d.level == Level::Error).collect();
-        assert!(broken.is_empty(), "{stem}: the fixture itself is broken: {broken:?}");
+        let broken: Vec<_> = exp
+            .diagnostics
+            .iter()
+            .filter(|d| d.level == Level::Error)
+            .collect();
+        assert!(
+            broken.is_empty(),
+            "{stem}: the fixture itself is broken: {broken:?}"
+        );
         let dep = model::from_expansion_with(&exp, &template, params.as_ref());
         let s = settings();
         let mut diags = rules::check_model(&dep, &s);

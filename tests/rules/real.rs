@@ -12,7 +12,9 @@ use cmek_arm::rules;
 use std::path::{Path, PathBuf};
 
 fn corpus(rel: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus").join(rel);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus")
+        .join(rel);
     if path.exists() {
         Some(path)
     } else {
@@ -54,7 +56,10 @@ fn avm_key_vault_module_compliant_and_each_break_caught() {
         let params = load(&dir.join(&name), &format!("avm/{name}"));
         let found = cmk_findings(&template, &params);
         let refs: Vec<&Diagnostic> = found.iter().collect();
-        report.push_str(&format!("## {variant}\n{}", render(&refs, &[&template, &params])));
+        report.push_str(&format!(
+            "## {variant}\n{}",
+            render(&refs, &[&template, &params])
+        ));
         if variant == "compliant" {
             let bad: Vec<_> = found.iter().filter(|d| d.level != Level::Note).collect();
             assert!(bad.is_empty(), "the compliant AVM parameters give {bad:#?}");
@@ -67,7 +72,9 @@ fn avm_key_vault_module_compliant_and_each_break_caught() {
             .unwrap()
             .to_ascii_uppercase();
         assert!(
-            found.iter().any(|d| d.rule == rule && d.level != Level::Note),
+            found
+                .iter()
+                .any(|d| d.rule == rule && d.level != Level::Note),
             "{variant}: {rule} not reported; found {found:#?}"
         );
     }
@@ -89,14 +96,20 @@ fn quickstart_key_vault_templates_with_their_parameters() {
     let mut report = String::new();
     for folder in folders {
         let name = folder.file_name().unwrap().to_string_lossy().to_string();
-        let template = load(&folder.join("azuredeploy.json"), &format!("{name}/azuredeploy.json"));
+        let template = load(
+            &folder.join("azuredeploy.json"),
+            &format!("{name}/azuredeploy.json"),
+        );
         let params = load(
             &folder.join("azuredeploy.parameters.json"),
             &format!("{name}/azuredeploy.parameters.json"),
         );
         let found = cmk_findings(&template, &params);
         let refs: Vec<&Diagnostic> = found.iter().collect();
-        report.push_str(&format!("## {name}\n{}", render(&refs, &[&template, &params])));
+        report.push_str(&format!(
+            "## {name}\n{}",
+            render(&refs, &[&template, &params])
+        ));
     }
     insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!("rules_quickstarts_key_vault", report);

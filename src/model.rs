@@ -11,7 +11,7 @@ use crate::diag::{Label, Location};
 use crate::value::Value;
 use regex::Regex;
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Which of the three resource kinds the CMEK rules look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +208,7 @@ pub struct Resource {
     /// Per-resource suppressions.
     pub suppressions: Vec<Suppression>,
     /// Template resources: property path (lower case, `/`-joined) -> source.
-    sources: HashMap<String, PropSource>,
+    sources: Arc<HashMap<String, PropSource>>,
 }
 
 /// The state of one property.
@@ -273,7 +273,7 @@ impl Resource {
             scope,
             probe: None,
             suppressions: Vec::new(),
-            sources: HashMap::new(),
+            sources: Arc::default(),
         }
     }
 
@@ -644,6 +644,8 @@ pub fn from_expansion_with(
 ) -> Deployment {
     let symbols = symbol_table(expansion);
     let mut deployment = Deployment::default();
+    // Copies of one declaration (copy loops) share its source map.
+    let mut maps: HashMap<String, Arc<HashMap<String, PropSource>>> = HashMap::new();
     for er in &expansion.resources {
         let Some(kind) = Kind::of_type(&er.resource_type) else {
             continue;
@@ -657,10 +659,17 @@ pub fn from_expansion_with(
             scope: None,
             probe: None,
             suppressions: Vec::new(),
-            sources: HashMap::new(),
+            sources: Arc::default(),
         };
         if let Location::File { pointer, .. } = &er.origin {
-            collect_sources(template, parameters, pointer, &mut res.sources);
+            res.sources = maps
+                .entry(pointer.clone())
+                .or_insert_with(|| {
+                    let mut map = HashMap::new();
+                    collect_sources(template, parameters, pointer, &mut map);
+                    Arc::new(map)
+                })
+                .clone();
         }
         if kind == Kind::RoleAssignment {
             res.scope = Some(template_scope(er, &symbols));
@@ -1018,7 +1027,7 @@ pub(crate) mod testing {
             scope: None,
             probe: None,
             suppressions: Vec::new(),
-            sources: HashMap::new(),
+            sources: Arc::default(),
         };
         if kind == Kind::RoleAssignment {
             r.scope = Some(match r.body.get("scope").and_then(Value::as_str) {

@@ -9,7 +9,7 @@ use crate::diag::{Diagnostic, Level};
 use crate::model::Deployment;
 
 pub mod settings;
-pub use settings::{Profile, Settings};
+pub use settings::{Flags, Profile, Settings};
 
 mod common;
 

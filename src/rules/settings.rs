@@ -210,7 +210,79 @@ impl Default for Settings {
     }
 }
 
+/// The command-line flags `validate` and `check` share, as given.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// `--region`.
+    pub region: Option<String>,
+    /// `--sp-object-id`.
+    pub sp_object_id: Option<String>,
+    /// `--officer-object-id`.
+    pub officer_object_id: Option<String>,
+    /// `--key-suffix`.
+    pub key_suffix: Option<String>,
+    /// `--tenant-id`.
+    pub tenant_id: Option<String>,
+    /// `--profile` (name or file); `tidb-cloud` when `None`.
+    pub profile: Option<String>,
+    /// `--ignore`, repeated.
+    pub ignore: Vec<String>,
+}
+
+fn guid_flag(flag: &str, value: &Option<String>) -> Result<Option<String>> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    match uuid::Uuid::try_parse(v.trim()) {
+        Ok(id) => Ok(Some(id.hyphenated().to_string())),
+        Err(_) => Err(Error::InvalidInput {
+            flag: flag.into(),
+            value: v.clone(),
+            rule: "must be a GUID (an object ID such as 00000000-0000-0000-0000-000000000000)"
+                .into(),
+        }),
+    }
+}
+
 impl Settings {
+    /// Settings from the command-line flags: every value checked (exit 2 naming the
+    /// flag), the profile loaded, "now" taken from the clock.
+    pub fn from_flags(flags: &Flags) -> Result<Settings> {
+        if let Some(r) = &flags.region {
+            if normalize_region(r).is_empty()
+                || !normalize_region(r)
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric())
+            {
+                return Err(Error::InvalidInput {
+                    flag: "--region".into(),
+                    value: r.clone(),
+                    rule: "must be a region name such as eastus or \"East US\"".into(),
+                });
+            }
+        }
+        if let Some(sfx) = &flags.key_suffix {
+            if sfx.is_empty() || !sfx.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(Error::InvalidInput {
+                    flag: "--key-suffix".into(),
+                    value: sfx.clone(),
+                    rule: "must be letters, digits and hyphens, as key names are".into(),
+                });
+            }
+        }
+        let profile = Profile::load(flags.profile.as_deref().unwrap_or("tidb-cloud"))?;
+        Settings {
+            sp_object_id: guid_flag("--sp-object-id", &flags.sp_object_id)?,
+            officer_object_id: guid_flag("--officer-object-id", &flags.officer_object_id)?,
+            tenant_id: guid_flag("--tenant-id", &flags.tenant_id)?,
+            key_suffix: flags.key_suffix.clone(),
+            profile,
+            ..Settings::default()
+        }
+        .with_region(flags.region.as_deref())
+        .with_ignore(&flags.ignore)
+    }
+
     /// Sets `--region` (normalised).
     pub fn with_region(mut self, region: Option<&str>) -> Self {
         self.region = region.map(normalize_region);
@@ -478,6 +550,65 @@ mod tests {
             ]
         );
         assert_eq!(diags[2].location, at(1));
+    }
+
+    #[test]
+    fn flags_are_checked_and_named() {
+        let ok = Settings::from_flags(&Flags {
+            region: Some("East US".into()),
+            sp_object_id: Some("11111111-1111-1111-1111-11111111111A".into()),
+            key_suffix: Some("tidb-1234".into()),
+            ignore: vec!["key-rotation-policy".into()],
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(ok.region.as_deref(), Some("eastus"));
+        assert_eq!(
+            ok.sp_object_id.as_deref(),
+            Some("11111111-1111-1111-1111-11111111111a")
+        );
+        assert_eq!(ok.ignore, vec!["CMK009"]);
+        for (flags, flag) in [
+            (
+                Flags {
+                    sp_object_id: Some("my-app".into()),
+                    ..Flags::default()
+                },
+                "--sp-object-id",
+            ),
+            (
+                Flags {
+                    tenant_id: Some("contoso.com".into()),
+                    ..Flags::default()
+                },
+                "--tenant-id",
+            ),
+            (
+                Flags {
+                    region: Some("east/us".into()),
+                    ..Flags::default()
+                },
+                "--region",
+            ),
+            (
+                Flags {
+                    key_suffix: Some("ti db".into()),
+                    ..Flags::default()
+                },
+                "--key-suffix",
+            ),
+            (
+                Flags {
+                    profile: Some("/no/such.toml".into()),
+                    ..Flags::default()
+                },
+                "--profile",
+            ),
+        ] {
+            let e = Settings::from_flags(&flags).unwrap_err();
+            assert!(e.to_string().contains(flag), "{e}");
+            assert_eq!(e.exit_code(), 2);
+        }
     }
 
     #[test]

@@ -207,6 +207,9 @@ pub struct Resource {
     pub probe: Option<Probe>,
     /// Per-resource suppressions.
     pub suppressions: Vec<Suppression>,
+    /// Set when the resource's `condition` could not be evaluated (why): it is
+    /// checked, but what is wrong with it is only a note — it may not be deployed.
+    pub deployed_if: Option<String>,
     /// Template resources: property path (lower case, `/`-joined) -> source.
     sources: Arc<HashMap<String, PropSource>>,
 }
@@ -273,6 +276,7 @@ impl Resource {
             scope,
             probe: None,
             suppressions: Vec::new(),
+            deployed_if: None,
             sources: Arc::default(),
         }
     }
@@ -659,6 +663,7 @@ pub fn from_expansion_with(
             scope: None,
             probe: None,
             suppressions: Vec::new(),
+            deployed_if: None,
             sources: Arc::default(),
         };
         if let Location::File { pointer, .. } = &er.origin {
@@ -1027,6 +1032,7 @@ pub(crate) mod testing {
             scope: None,
             probe: None,
             suppressions: Vec::new(),
+            deployed_if: None,
             sources: Arc::default(),
         };
         if kind == Kind::RoleAssignment {

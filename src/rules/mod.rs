@@ -240,6 +240,24 @@ pub fn check_model(deployment: &Deployment, settings: &Settings) -> Vec<Diagnost
             check(deployment, settings, &mut out);
         }
     }
+    // A resource that may not be deployed cannot break a requirement for sure.
+    for res in deployment
+        .resources
+        .iter()
+        .filter(|r| r.deployed_if.is_some())
+    {
+        let display = res.display();
+        let why = res.deployed_if.as_deref().unwrap_or_default();
+        for d in out.iter_mut() {
+            if d.level != Level::Note && d.resource.as_deref() == Some(display.as_str()) {
+                d.level = Level::Note;
+                d.message = format!(
+                    "cannot be decided: {} if it is deployed (its condition is unknown: {why})",
+                    d.message
+                );
+            }
+        }
+    }
     out
 }
 
@@ -254,6 +272,23 @@ pub fn find(id_or_name: &str) -> Option<&'static Rule> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn findings_on_conditionally_deployed_resources_are_notes() {
+        use crate::model::{testing, Kind};
+        let mut maybe = testing::res(Kind::Vault, 0, serde_json::json!({"name": "kv-maybe"}));
+        maybe.deployed_if = Some("parameter 'deploy' has no value".into());
+        let sure = testing::res(Kind::Vault, 1, serde_json::json!({"name": "kv-sure"}));
+        let diags = check_model(&testing::dep(vec![maybe, sure]), &Settings::default());
+        let cmk001: Vec<_> = diags.iter().filter(|d| d.rule == "CMK001").collect();
+        assert_eq!(cmk001.len(), 2);
+        assert_eq!(cmk001[0].level, Level::Note);
+        assert_eq!(
+            cmk001[0].message,
+            "cannot be decided: Key Vault 'kv-maybe' does not enable purge protection if it is deployed (its condition is unknown: parameter 'deploy' has no value)"
+        );
+        assert_eq!(cmk001[1].level, Level::Error);
+    }
 
     #[test]
     fn ids_and_names_are_unique_and_documented() {

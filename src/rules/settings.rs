@@ -612,6 +612,20 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_profile_example_parses() {
+        let readme = include_str!("../../README.md");
+        let block = readme
+            .split("```toml\n")
+            .filter_map(|rest| rest.split("```").next())
+            .find(|b| b.starts_with("name = \"strict\""))
+            .unwrap();
+        let p = Profile::from_toml("README.md", block).unwrap();
+        assert_eq!(p.name, "strict");
+        assert_eq!(p.levels.get("CMK015"), Some(&None));
+        assert_eq!(p.supported_regions, vec!["eastus", "westeurope"]);
+    }
+
+    #[test]
     fn regions_normalise() {
         assert_eq!(normalize_region("East US 2"), "eastus2");
         assert_eq!(

@@ -336,44 +336,7 @@ impl Resource {
 
     /// Where the property at `path` is (or the object lacking it), with its labels.
     fn source(&self, path: &[&str]) -> (Location, Vec<Label>, Option<String>) {
-        if self.sources.is_empty() {
-            return (self.origin.clone(), Vec::new(), None);
-        }
-        // The deepest written prefix: a value may come whole from an expression higher up.
-        for len in (0..=path.len()).rev() {
-            let key = path
-                .get(..len)
-                .unwrap_or_default()
-                .join("/")
-                .to_ascii_lowercase();
-            if let Some(src) = self.sources.get(&key) {
-                let exact = len == path.len();
-                let rest: Vec<String> = path
-                    .get(len..)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|p| p.to_ascii_lowercase())
-                    .collect();
-                // A whole object set by one expression (AVM's `properties`) names many
-                // parameters: keep those named after the property asked for (its own
-                // name first, else an enclosing one's).
-                let named = |part: &[String]| -> Vec<Label> {
-                    src.labels
-                        .iter()
-                        .filter(|(name, _)| exact || part.iter().any(|r| name.contains(r.as_str())))
-                        .map(|(_, l)| l.clone())
-                        .collect()
-                };
-                let mut labels =
-                    named(rest.get(rest.len().saturating_sub(1)..).unwrap_or_default());
-                if labels.is_empty() {
-                    labels = named(&rest);
-                }
-                let raw = if exact { src.raw.clone() } else { None };
-                return (src.location.clone(), labels, raw);
-            }
-        }
-        (self.origin.clone(), Vec::new(), None)
+        locate(&self.sources, &self.origin, path)
     }
 
     /// The raw value at `path` with its location; `Val` holds the value itself.
@@ -600,6 +563,19 @@ pub struct Deployment {
     pub resources: Vec<Resource>,
     /// Vaults and keys declared `existing`: not checked, but they can be scopes and parents.
     pub existing: Vec<Resource>,
+    /// Suppressions written on resources of other types (for template rules' findings).
+    pub others: Vec<Suppressed>,
+}
+
+/// The suppressions written on one resource that is not a vault, key or role assignment.
+#[derive(Debug, Clone)]
+pub struct Suppressed {
+    /// `Type/name`, as findings name it.
+    pub resource: String,
+    /// Where it is declared.
+    pub origin: Location,
+    /// Its `metadata.cmek-arm.ignore` entries.
+    pub entries: Vec<Suppression>,
 }
 
 impl Deployment {
@@ -651,7 +627,33 @@ pub fn from_expansion_with(
     // Copies of one declaration (copy loops) share its source map.
     let mut maps: HashMap<String, Arc<HashMap<String, PropSource>>> = HashMap::new();
     for er in &expansion.resources {
+        let sources = match &er.origin {
+            Location::File { pointer, .. } => maps
+                .entry(pointer.clone())
+                .or_insert_with(|| {
+                    let mut map = HashMap::new();
+                    collect_sources(template, parameters, pointer, &mut map);
+                    Arc::new(map)
+                })
+                .clone(),
+            _ => Arc::default(),
+        };
         let Some(kind) = Kind::of_type(&er.resource_type) else {
+            // Template rules report on every resource type: their suppressions count too.
+            let entries = suppressions(&er.body, &sources, &er.origin);
+            if !entries.is_empty() {
+                let name = match &er.name {
+                    Value::String(n) => n.clone(),
+                    _ => locate(&sources, &er.origin, &["name"])
+                        .2
+                        .unwrap_or_else(|| "<unknown name>".into()),
+                };
+                deployment.others.push(Suppressed {
+                    resource: format!("{}/{name}", er.resource_type),
+                    origin: er.origin.clone(),
+                    entries,
+                });
+            }
             continue;
         };
         let mut res = Resource {
@@ -664,22 +666,12 @@ pub fn from_expansion_with(
             probe: None,
             suppressions: Vec::new(),
             deployed_if: None,
-            sources: Arc::default(),
+            sources,
         };
-        if let Location::File { pointer, .. } = &er.origin {
-            res.sources = maps
-                .entry(pointer.clone())
-                .or_insert_with(|| {
-                    let mut map = HashMap::new();
-                    collect_sources(template, parameters, pointer, &mut map);
-                    Arc::new(map)
-                })
-                .clone();
-        }
         if kind == Kind::RoleAssignment {
             res.scope = Some(template_scope(er, &symbols));
         }
-        res.suppressions = suppressions(&res);
+        res.suppressions = suppressions(&res.body, &res.sources, &res.origin);
         if er.existing {
             deployment.existing.push(res);
         } else {
@@ -977,21 +969,70 @@ impl TemplateScope {
 }
 
 /// Reads `metadata.cmek-arm.ignore` (+ `reason`) of a resource.
-fn suppressions(res: &Resource) -> Vec<Suppression> {
+/// Where the property at `path` is (or the object lacking it), with its labels.
+fn locate(
+    sources: &HashMap<String, PropSource>,
+    origin: &Location,
+    path: &[&str],
+) -> (Location, Vec<Label>, Option<String>) {
+    if sources.is_empty() {
+        return (origin.clone(), Vec::new(), None);
+    }
+    // The deepest written prefix: a value may come whole from an expression higher up.
+    for len in (0..=path.len()).rev() {
+        let key = path
+            .get(..len)
+            .unwrap_or_default()
+            .join("/")
+            .to_ascii_lowercase();
+        if let Some(src) = sources.get(&key) {
+            let exact = len == path.len();
+            let rest: Vec<String> = path
+                .get(len..)
+                .unwrap_or_default()
+                .iter()
+                .map(|p| p.to_ascii_lowercase())
+                .collect();
+            // A whole object set by one expression (AVM's `properties`) names many
+            // parameters: keep those named after the property asked for (its own
+            // name first, else an enclosing one's).
+            let named = |part: &[String]| -> Vec<Label> {
+                src.labels
+                    .iter()
+                    .filter(|(name, _)| exact || part.iter().any(|r| name.contains(r.as_str())))
+                    .map(|(_, l)| l.clone())
+                    .collect()
+            };
+            let mut labels = named(rest.get(rest.len().saturating_sub(1)..).unwrap_or_default());
+            if labels.is_empty() {
+                labels = named(&rest);
+            }
+            let raw = if exact { src.raw.clone() } else { None };
+            return (src.location.clone(), labels, raw);
+        }
+    }
+    (origin.clone(), Vec::new(), None)
+}
+
+/// Reads `metadata.cmek-arm.ignore` (+ `reason`) of a resource body.
+fn suppressions(
+    body: &Value,
+    sources: &HashMap<String, PropSource>,
+    origin: &Location,
+) -> Vec<Suppression> {
     const AT: [&str; 2] = ["metadata", "cmek-arm"];
-    let reason = match res.str(&[AT[0], AT[1], "reason"]).val {
-        Val::Known(r) => Some(r),
-        _ => None,
-    };
-    let ignore = res.prop(&[AT[0], AT[1], "ignore"]);
-    let Val::Known(value) = ignore.val else {
+    let reason = body
+        .path(&[AT[0], AT[1], "reason"])
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let Some(value) = body.path(&[AT[0], AT[1], "ignore"]) else {
         return Vec::new();
     };
-    let entry = |rule: &Value, location: Location| {
+    let entry = |rule: &Value, path: &[&str]| {
         Some(Suppression {
             rule: rule.as_str()?.to_string(),
             reason: reason.clone(),
-            location,
+            location: locate(sources, origin, path).0,
         })
     };
     match value {
@@ -999,14 +1040,11 @@ fn suppressions(res: &Resource) -> Vec<Suppression> {
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| {
-                entry(
-                    v,
-                    res.location_of(&[AT[0], AT[1], "ignore", &i.to_string()]),
-                )
-            })
+            .filter_map(|(i, v)| entry(v, &[AT[0], AT[1], "ignore", &i.to_string()]))
             .collect(),
-        single => entry(single, ignore.location).into_iter().collect(),
+        single => entry(single, &[AT[0], AT[1], "ignore"])
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -1061,7 +1099,7 @@ pub(crate) mod testing {
     pub fn dep(resources: Vec<Resource>) -> Deployment {
         Deployment {
             resources,
-            existing: Vec::new(),
+            ..Deployment::default()
         }
     }
 }
@@ -1195,6 +1233,10 @@ mod tests {
       "metadata": {"cmek-arm": {"ignore": ["CMK009"], "reason": "rotation is manual"}},
       "properties": {"enablePurgeProtection": "[parameters('purge')]"}
     },
+    "sa": {
+      "type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01", "name": "sa1",
+      "metadata": {"cmek-arm": {"ignore": ["ARM007"], "reason": "test"}}
+    },
     "ra": {
       "type": "Microsoft.Authorization/roleAssignments", "apiVersion": "2022-04-01",
       "name": "[guid('x')]", "scope": "old",
@@ -1227,6 +1269,14 @@ mod tests {
                 ),
                 expanded(
                     &doc,
+                    "/resources/sa",
+                    "Microsoft.Storage/storageAccounts",
+                    "sa1",
+                    json!({"metadata": {"cmek-arm": {"ignore": ["ARM007"], "reason": "test"}}}),
+                    false,
+                ),
+                expanded(
+                    &doc,
                     "/resources/ra",
                     "Microsoft.Authorization/roleAssignments",
                     "g",
@@ -1238,6 +1288,15 @@ mod tests {
         };
         let d = from_expansion_with(&exp, &doc, Some(&params));
         assert_eq!(d.existing.len(), 1);
+        assert_eq!(d.others.len(), 1);
+        assert_eq!(
+            d.others[0].resource,
+            "Microsoft.Storage/storageAccounts/sa1"
+        );
+        assert!(
+            matches!(&d.others[0].entries[0].location, Location::File { pointer, .. }
+            if pointer == "/resources/sa/metadata/cmek-arm/ignore/0")
+        );
         assert_eq!(d.resources.len(), 2);
         let vault = d.vaults().next().unwrap();
         let pp = vault.purge_protection();

@@ -316,13 +316,22 @@ impl Settings {
         if let Some(dep) = deployment {
             let mut used: HashSet<(String, &'static str)> = HashSet::new();
             let mut seen: Vec<(String, &'static str, Diagnostic)> = Vec::new();
-            for res in dep.resources.iter().chain(&dep.existing) {
-                let display = res.display();
-                let origin = match &res.origin {
+            let written = dep
+                .resources
+                .iter()
+                .chain(&dep.existing)
+                .map(|r| (r.display(), &r.origin, &r.suppressions))
+                .chain(
+                    dep.others
+                        .iter()
+                        .map(|o| (o.resource.clone(), &o.origin, &o.entries)),
+                );
+            for (display, origin, entries) in written {
+                let origin = match origin {
                     Location::File { file, pointer, .. } => Some((file.as_str(), pointer.as_str())),
                     _ => None,
                 };
-                for s in &res.suppressions {
+                for s in entries {
                     let key = format!("{:?}", s.location);
                     let Some(rule) = super::find(&s.rule) else {
                         unused.push(
@@ -623,6 +632,27 @@ mod tests {
         assert_eq!(p.name, "strict");
         assert_eq!(p.levels.get("CMK015"), Some(&None));
         assert_eq!(p.supported_regions, vec!["eastus", "westeurope"]);
+    }
+
+    #[test]
+    fn suppressions_on_other_resource_types_cover_findings_inside_them() {
+        let mut dep = testing::dep(Vec::new());
+        dep.others.push(crate::model::Suppressed {
+            resource: "Microsoft.Storage/storageAccounts/sa".into(),
+            origin: Location::File {
+                file: "t.json".into(),
+                pointer: "/resources/3".into(),
+                span: None,
+            },
+            entries: vec![crate::model::Suppression {
+                rule: "CMK002".into(),
+                reason: None,
+                location: Location::None,
+            }],
+        });
+        let mut diags = vec![finding("CMK002", Level::Error, "/resources/3/location")];
+        Settings::default().apply(&mut diags, Some(&dep));
+        assert!(diags.is_empty(), "{diags:?}");
     }
 
     #[test]

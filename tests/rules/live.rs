@@ -35,7 +35,7 @@ fn rest_example_key_is_purgeable_and_reported_at_its_resource_id() {
     assert_eq!(key.name.as_str(), Some("sample-vault-name/sample-key-name"));
     let dep = Deployment {
         resources: vec![key],
-        existing: Vec::new(),
+        ..Deployment::default()
     };
     let diags = rules::check_model(&dep, &Settings::default());
     let cmk014: Vec<_> = diags.iter().filter(|d| d.rule == "CMK014").collect();
@@ -76,7 +76,7 @@ fn rest_example_vault_and_role_assignments_fill_the_model() {
     resources.extend(ras);
     let dep = Deployment {
         resources,
-        existing: Vec::new(),
+        ..Deployment::default()
     };
     let s = Settings {
         officer_object_id: Some("CE2CE14E-85D7-4629-BDBC-454D0519D987".into()),
@@ -105,7 +105,7 @@ fn probe_outcome_on_a_live_key_decides_cmk017() {
     key.probe = Some(Probe::Mismatch);
     let dep = Deployment {
         resources: vec![key],
-        existing: Vec::new(),
+        ..Deployment::default()
     };
     let diags = rules::check_model(&dep, &Settings::default());
     assert!(diags

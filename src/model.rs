@@ -599,6 +599,14 @@ impl Deployment {
         self.of(Kind::RoleAssignment)
     }
 
+    /// Adds another deployment's resources (several templates in one run share one
+    /// `Settings::apply`, so an `--ignore` used by any template counts as used).
+    pub fn merge(&mut self, other: Deployment) {
+        self.resources.extend(other.resources);
+        self.existing.extend(other.existing);
+        self.others.extend(other.others);
+    }
+
     /// The vault named `name`, deployed or existing.
     pub fn vault(&self, name: &str) -> Option<&Resource> {
         self.resources.iter().chain(&self.existing).find(|r| {

@@ -23,7 +23,11 @@ enum Command {
 }
 
 #[derive(Args)]
-struct RulesArgs {}
+struct RulesArgs {
+    /// Show levels under this profile: `tidb-cloud` (default) or a TOML profile file.
+    #[arg(long, value_name = "NAME|FILE", default_value = "tidb-cloud")]
+    profile: String,
+}
 
 #[derive(Args)]
 struct ExplainArgs {
@@ -153,18 +157,31 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<u8> = match cli.command {
         Command::Check(args) => run_check(&args),
-        Command::Rules(_) => {
-            for r in rules::RULES {
-                println!(
-                    "{:<8} {:<28} {:<8} {}",
-                    r.id,
-                    r.name,
-                    r.level,
-                    r.applies.as_str()
-                );
-            }
-            Ok(0)
-        }
+        Command::Rules(args) => rules::Profile::load(&args.profile)
+            .map(|profile| {
+                let mut text = String::new();
+                for r in rules::RULES {
+                    // A profile's change is shown next to the catalogue's default.
+                    let (level, note) = match profile.level(r) {
+                        Some(l) if l == r.level => (l.to_string(), String::new()),
+                        Some(l) => (l.to_string(), format!("  (default {})", r.level)),
+                        None => ("off".to_string(), format!("  (default {})", r.level)),
+                    };
+                    let line = format!(
+                        "{:<8} {:<28} {:<8} {:<15}{note}",
+                        r.id,
+                        r.name,
+                        level,
+                        r.applies.as_str()
+                    );
+                    text.push_str(line.trim_end());
+                    text.push('\n');
+                }
+                // A closed pipe (`| head`) is the reader's choice, not an error.
+                let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+                0
+            })
+            .map_err(Into::into),
         Command::Explain(args) => match rules::find(&args.rule) {
             Some(r) => {
                 println!(

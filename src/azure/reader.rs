@@ -390,13 +390,13 @@ pub async fn read<R: AzureReader>(
     };
     if let Some(body) = &vault_json {
         let id = str_at(body, &["id"]).unwrap_or(&vault_id).to_string();
-        state.deployment.resources.push(Resource {
-            kind: Kind::Vault,
-            name: Value::String(str_at(body, &["name"]).unwrap_or(&vault).to_string()),
-            id: Value::String(id.clone()),
-            body: Value::from(body),
-            origin: Location::Azure { id },
-        });
+        state.deployment.resources.push(Resource::new(
+            Kind::Vault,
+            Value::String(str_at(body, &["name"]).unwrap_or(&vault).to_string()),
+            Value::String(id.clone()),
+            Value::from(body),
+            Location::Azure { id },
+        ));
     }
 
     // Key (only meaningful when the vault exists).
@@ -457,13 +457,13 @@ pub async fn read<R: AzureReader>(
     });
     if let (Some(json), Some(body)) = (&key_json, key_body) {
         let id = str_at(json, &["id"]).unwrap_or(&key_id).to_string();
-        state.deployment.resources.push(Resource {
-            kind: Kind::Key,
-            name: Value::String(format!("{vault}/{key}")),
-            id: Value::String(id.clone()),
+        state.deployment.resources.push(Resource::new(
+            Kind::Key,
+            Value::String(format!("{vault}/{key}")),
+            Value::String(id.clone()),
             body,
-            origin: Location::Azure { id },
-        });
+            Location::Azure { id },
+        ));
     }
 
     // Role assignments: first page from round 1, then nextLink pages.
@@ -534,13 +534,13 @@ pub async fn read<R: AzureReader>(
     for a in assignments {
         let id = str_at(&a, &["id"]).unwrap_or_default().to_string();
         let name = str_at(&a, &["name"]).unwrap_or_default().to_string();
-        state.deployment.resources.push(Resource {
-            kind: Kind::RoleAssignment,
-            name: Value::String(name),
-            id: Value::String(id.clone()),
-            body: Value::from(&a),
-            origin: Location::Azure { id },
-        });
+        state.deployment.resources.push(Resource::new(
+            Kind::RoleAssignment,
+            Value::String(name),
+            Value::String(id.clone()),
+            Value::from(&a),
+            Location::Azure { id },
+        ));
     }
 
     // Round 3: the probe, only on a key that exists.

@@ -6,6 +6,31 @@
 //! know whether it came from a template or from Azure.
 
 use crate::diag::{Diagnostic, Level};
+use crate::model::Deployment;
+
+pub mod settings;
+pub use settings::{Flags, Profile, Settings};
+
+mod common;
+
+mod cmk001_vault_purge_protection;
+mod cmk002_vault_soft_delete;
+mod cmk003_vault_rbac_authorization;
+mod cmk004_vault_region;
+mod cmk005_key_type_and_size;
+mod cmk006_key_operations;
+mod cmk007_key_name;
+mod cmk008_key_usable;
+mod cmk009_key_rotation_policy;
+mod cmk010_encryption_user_role;
+mod cmk011_officer_role;
+mod cmk012_principal_type;
+mod cmk013_least_privilege;
+mod cmk014_key_recovery_level;
+mod cmk015_vendor_network_access;
+mod cmk016_vault_tenant;
+mod cmk017_wrap_unwrap_probe;
+mod cmk018_unused_suppression;
 
 include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 
@@ -38,6 +63,8 @@ pub enum Check {
     Engine,
     /// A pass over one parsed and expanded template.
     Template(fn(&TemplateInput<'_>, &mut Vec<Diagnostic>)),
+    /// A CMEK rule over the normalised model (template or live alike).
+    Model(fn(&Deployment, &Settings, &mut Vec<Diagnostic>)),
 }
 
 /// What a template rule sees.
@@ -74,7 +101,165 @@ impl Rule {
 }
 
 /// Every rule, in ID order.
-pub static RULES: &[Rule] = &[];
+pub static RULES: &[Rule] = &[
+    Rule {
+        id: "CMK001",
+        name: "vault-purge-protection",
+        level: Level::Error,
+        applies: Applies::Both,
+        check: Check::Model(cmk001_vault_purge_protection::check),
+    },
+    Rule {
+        id: "CMK002",
+        name: "vault-soft-delete",
+        level: Level::Error,
+        applies: Applies::Both,
+        check: Check::Model(cmk002_vault_soft_delete::check),
+    },
+    Rule {
+        id: "CMK003",
+        name: "vault-rbac-authorization",
+        level: Level::Error,
+        applies: Applies::Both,
+        check: Check::Model(cmk003_vault_rbac_authorization::check),
+    },
+    Rule {
+        id: "CMK004",
+        name: "vault-region",
+        level: Level::Error,
+        applies: Applies::Both,
+        check: Check::Model(cmk004_vault_region::check),
+    },
+    Rule {
+        id: "CMK005",
+        name: "key-type-and-size",
+        level: Level::Error,
+        applies: Applies::Both,
+        check: Check::Model(cmk005_key_type_and_size::check),
+    },
+    Rule {
+        id: "CMK006",
+        name: "key-operations",
+        level: Level::Error,
+        applies: Applies::Both,
+        check: Check::Model(cmk006_key_operations::check),
+    },
+    Rule {
+        id: "CMK007",
+        name: "key-name",
+        level: Level::Error,
+        applies: Applies::Both,
+        check: Check::Model(cmk007_key_name::check),
+    },
+    Rule {
+        id: "CMK008",
+        name: "key-usable",
+        level: Level::Error,
+        applies: Applies::Both,
+        check: Check::Model(cmk008_key_usable::check),
+    },
+    Rule {
+        id: "CMK009",
+        name: "key-rotation-policy",
+        level: Level::Warning,
+        applies: Applies::Both,
+        check: Check::Model(cmk009_key_rotation_policy::check),
+    },
+    Rule {
+        id: "CMK010",
+        name: "encryption-user-role",
+        level: Level::Error,
+        applies: Applies::Both,
+        check: Check::Model(cmk010_encryption_user_role::check),
+    },
+    Rule {
+        id: "CMK011",
+        name: "officer-role",
+        level: Level::Warning,
+        applies: Applies::Both,
+        check: Check::Model(cmk011_officer_role::check),
+    },
+    Rule {
+        id: "CMK012",
+        name: "principal-type",
+        level: Level::Warning,
+        applies: Applies::Both,
+        check: Check::Model(cmk012_principal_type::check),
+    },
+    Rule {
+        id: "CMK013",
+        name: "least-privilege",
+        level: Level::Warning,
+        applies: Applies::Both,
+        check: Check::Model(cmk013_least_privilege::check),
+    },
+    Rule {
+        id: "CMK014",
+        name: "key-recovery-level",
+        level: Level::Error,
+        applies: Applies::Live,
+        check: Check::Model(cmk014_key_recovery_level::check),
+    },
+    Rule {
+        id: "CMK015",
+        name: "vendor-network-access",
+        level: Level::Warning,
+        applies: Applies::Both,
+        check: Check::Model(cmk015_vendor_network_access::check),
+    },
+    Rule {
+        id: "CMK016",
+        name: "vault-tenant",
+        level: Level::Error,
+        applies: Applies::Both,
+        check: Check::Model(cmk016_vault_tenant::check),
+    },
+    Rule {
+        id: "CMK017",
+        name: "wrap-unwrap-probe",
+        level: Level::Error,
+        applies: Applies::Live,
+        check: Check::Model(cmk017_wrap_unwrap_probe::check),
+    },
+    // Added (RULES.md: "add, never rename"): reported by `Settings::apply`.
+    Rule {
+        id: "CMK018",
+        name: "unused-suppression",
+        level: Level::Warning,
+        applies: Applies::Both,
+        check: Check::Engine,
+    },
+];
+
+/// Runs every CMEK rule over the model. The findings carry default levels: pass
+/// them (with all other findings of the run) through [`Settings::apply`].
+pub fn check_model(deployment: &Deployment, settings: &Settings) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for rule in RULES {
+        if let Check::Model(check) = rule.check {
+            check(deployment, settings, &mut out);
+        }
+    }
+    // A resource that may not be deployed cannot break a requirement for sure.
+    for res in deployment
+        .resources
+        .iter()
+        .filter(|r| r.deployed_if.is_some())
+    {
+        let display = res.display();
+        let why = res.deployed_if.as_deref().unwrap_or_default();
+        for d in out.iter_mut() {
+            if d.level != Level::Note && d.resource.as_deref() == Some(display.as_str()) {
+                d.level = Level::Note;
+                d.message = format!(
+                    "cannot be decided: {} if it is deployed (its condition is unknown: {why})",
+                    d.message
+                );
+            }
+        }
+    }
+    out
+}
 
 /// Looks a rule up by ID or name, case-insensitively.
 pub fn find(id_or_name: &str) -> Option<&'static Rule> {
@@ -89,6 +274,23 @@ mod tests {
     use std::collections::HashSet;
 
     #[test]
+    fn findings_on_conditionally_deployed_resources_are_notes() {
+        use crate::model::{testing, Kind};
+        let mut maybe = testing::res(Kind::Vault, 0, serde_json::json!({"name": "kv-maybe"}));
+        maybe.deployed_if = Some("parameter 'deploy' has no value".into());
+        let sure = testing::res(Kind::Vault, 1, serde_json::json!({"name": "kv-sure"}));
+        let diags = check_model(&testing::dep(vec![maybe, sure]), &Settings::default());
+        let cmk001: Vec<_> = diags.iter().filter(|d| d.rule == "CMK001").collect();
+        assert_eq!(cmk001.len(), 2);
+        assert_eq!(cmk001[0].level, Level::Note);
+        assert_eq!(
+            cmk001[0].message,
+            "cannot be decided: Key Vault 'kv-maybe' does not enable purge protection if it is deployed (its condition is unknown: parameter 'deploy' has no value)"
+        );
+        assert_eq!(cmk001[1].level, Level::Error);
+    }
+
+    #[test]
     fn ids_and_names_are_unique_and_documented() {
         let mut ids = HashSet::new();
         let mut names = HashSet::new();
@@ -96,6 +298,81 @@ mod tests {
             assert!(ids.insert(rule.id), "duplicate rule ID {}", rule.id);
             assert!(names.insert(rule.name), "duplicate rule name {}", rule.name);
             assert!(!rule.doc().is_empty(), "{} has no documentation", rule.id);
+        }
+    }
+
+    /// Rules added after the catalogue was written ("add, never rename").
+    const ADDED: &[&str] = &["CMK018"];
+
+    #[test]
+    fn ids_names_and_levels_match_the_catalogue() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/design/RULES.md");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            println!("skipped: {} is absent", path.display());
+            return;
+        };
+        let mut listed = Vec::new();
+        for line in text.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let (Some(id), Some(name), Some(level)) = (cells.get(1), cells.get(2), cells.get(3))
+            else {
+                continue;
+            };
+            let is_id = id.len() == 6
+                && (id.starts_with("CMK") || id.starts_with("ARM"))
+                && id[3..].bytes().all(|b| b.is_ascii_digit());
+            if !is_id {
+                continue;
+            }
+            listed.push(*id);
+            match find(id) {
+                Some(rule) => {
+                    assert_eq!(rule.name, *name, "{id}: name differs from RULES.md");
+                    assert_eq!(
+                        rule.level.as_str(),
+                        *level,
+                        "{id}: level differs from RULES.md"
+                    );
+                }
+                // Template rules are registered by the validate engine's branch.
+                None => assert!(
+                    id.starts_with("ARM"),
+                    "{id} from RULES.md is not registered"
+                ),
+            }
+        }
+        assert!(
+            listed.iter().filter(|id| id.starts_with("CMK")).count() >= 17,
+            "RULES.md tables not parsed"
+        );
+        for rule in RULES {
+            assert!(
+                listed.contains(&rule.id) || ADDED.contains(&rule.id),
+                "{} is not in RULES.md; add it to ADDED if it is a deliberate addition",
+                rule.id
+            );
+        }
+    }
+
+    #[test]
+    fn every_rule_doc_has_the_sections_explain_prints() {
+        for rule in RULES.iter().filter(|r| r.id.starts_with("CMK")) {
+            let doc = rule.doc();
+            for section in [
+                "## What it checks",
+                "## Why it matters",
+                "## Example",
+                "## How to fix",
+                "## References",
+            ] {
+                assert!(doc.contains(section), "{} lacks {section}", rule.id);
+            }
+            assert!(
+                doc.contains("https://"),
+                "{} has no reference link",
+                rule.id
+            );
         }
     }
 }

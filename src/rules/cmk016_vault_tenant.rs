@@ -1,0 +1,134 @@
+//! ## What it checks
+//! The vault's `properties.tenantId` is the deployment's own tenant: written as
+//! `[subscription().tenantId]` (or `[tenant().tenantId]`), or equal to `--tenant-id`.
+//! A hard-coded tenant ID that differs from `--tenant-id` fails; one that cannot be
+//! compared (no `--tenant-id`) is a note.
+//!
+//! ## Why it matters
+//! A vault trusts exactly one Microsoft Entra tenant for authentication. A template
+//! copied from another organisation keeps that organisation's tenant ID: the
+//! deployment then fails, or creates a vault nobody in your tenant can use.
+//!
+//! ## Example
+//! ```json
+//! {"properties": {"tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"}}
+//! ```
+//! Use instead:
+//! ```json
+//! {"properties": {"tenantId": "[subscription().tenantId]"}}
+//! ```
+//!
+//! ## How to fix
+//! Write `"tenantId": "[subscription().tenantId]"`. For a live vault in the wrong
+//! tenant, see the move-subscription guide below.
+//!
+//! ## References
+//! - https://learn.microsoft.com/azure/key-vault/general/move-subscription
+//! - https://learn.microsoft.com/azure/templates/microsoft.keyvault/vaults
+
+use super::common::{at, name, undecided};
+use super::Settings;
+use crate::diag::{Diagnostic, Level};
+use crate::model::{same_guid, Deployment, Val};
+
+const ID: &str = "CMK016";
+
+/// True when the template text takes the tenant from the deployment itself.
+fn from_deployment(raw: Option<&str>) -> bool {
+    let Some(raw) = raw else {
+        return false;
+    };
+    let compact: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    compact == "[subscription().tenantid]" || compact == "[tenant().tenantid]"
+}
+
+/// Reports vaults bound to another tenant.
+pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
+    for vault in dep.vaults() {
+        let p = vault.tenant_id();
+        if from_deployment(p.raw.as_deref()) {
+            continue;
+        }
+        match &p.val {
+            Val::Known(t) => match s.tenant_id.as_deref() {
+                Some(expected) if same_guid(t, expected) => {}
+                Some(expected) => {
+                    let msg = format!(
+                        "Key Vault '{}' trusts tenant '{t}', not the deployment's tenant '{expected}'",
+                        name(vault)
+                    );
+                    out.push(at(ID, Level::Error, msg, vault, &p));
+                }
+                None => {
+                    let why = format!("tenantId is set to '{t}'; give --tenant-id to compare, or write [subscription().tenantId]");
+                    out.push(undecided(ID, vault, "the vault's tenant", &why, &p));
+                }
+            },
+            Val::Unknown(why) => out.push(undecided(ID, vault, "the vault's tenant", why, &p)),
+            Val::Absent | Val::Invalid(_) => {
+                let msg = format!("Key Vault '{}' does not set tenantId", name(vault));
+                out.push(at(ID, Level::Error, msg, vault, &p));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{testing, Kind, Resource};
+    use crate::value::Value;
+    use serde_json::json;
+
+    const T: &str = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa";
+
+    fn run(v: Resource, tenant: Option<&str>) -> Vec<(Level, String)> {
+        let s = Settings {
+            tenant_id: tenant.map(str::to_string),
+            ..Settings::default()
+        };
+        let mut out = Vec::new();
+        check(&testing::dep(vec![v]), &s, &mut out);
+        out.into_iter().map(|d| (d.level, d.message)).collect()
+    }
+
+    fn vault(tenant: serde_json::Value) -> Resource {
+        testing::res(
+            Kind::Vault,
+            0,
+            json!({"name": "kv", "properties": {"tenantId": tenant}}),
+        )
+    }
+
+    #[test]
+    fn own_tenant_passes() {
+        assert!(run(vault(json!(T.to_uppercase())), Some(T)).is_empty());
+        assert!(from_deployment(Some("[ subscription().tenantId ]")));
+        assert!(!from_deployment(Some("[parameters('tenant')]")));
+    }
+
+    #[test]
+    fn other_or_missing_tenant_fails() {
+        assert_eq!(
+            run(vault(json!("bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb")), Some(T)),
+            vec![(Level::Error, format!("Key Vault 'kv' trusts tenant 'bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb', not the deployment's tenant '{T}'"))]
+        );
+        assert_eq!(run(vault(json!(null)), Some(T))[0].0, Level::Error);
+    }
+
+    #[test]
+    fn uncomparable_or_unknown_tenant_is_a_note() {
+        assert_eq!(run(vault(json!(T)), None)[0].0, Level::Note);
+        let mut v = vault(json!(null));
+        testing::set(
+            &mut v,
+            &["properties", "tenantId"],
+            Value::unknown("subscription() needs --tenant-id"),
+        );
+        assert_eq!(run(v, None)[0].0, Level::Note);
+    }
+}

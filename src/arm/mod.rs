@@ -3,3 +3,4 @@
 
 pub mod expand;
 pub mod json;
+pub mod schema;

@@ -1,0 +1,6 @@
+//! Integration tests for `cmek-arm validate`: schemas over the real corpus, the
+//! report formats, the rules' fixtures and the CLI cases (one binary on purpose:
+//! each file in tests/ links every dependency).
+
+#[path = "validate/corpus.rs"]
+mod corpus;

@@ -4,3 +4,4 @@
 pub mod expand;
 pub mod json;
 pub mod schema;
+pub mod walk;

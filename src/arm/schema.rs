@@ -107,7 +107,7 @@ pub fn check(doc: &Document) -> Result<Vec<Diagnostic>, crate::Error> {
     let validator = validator()?;
     let mut found: Vec<(String, String)> = Vec::new();
     for error in validator.iter_errors(&doc.value) {
-        explain(&error, &mut found);
+        explain(&error, None, &mut found);
     }
     found.sort_by_key(|(pointer, _)| doc.nearest_span(pointer).start);
     found.dedup();
@@ -144,36 +144,37 @@ fn resource_of(doc: &Document, pointer: &str) -> Option<String> {
 
 /// Turns one validation error into findings (pointer, message), descending into
 /// the expression wrappers so the user sees the real reason, at the real place.
-fn explain(error: &ValidationError<'_>, out: &mut Vec<(String, String)>) {
+/// `expression_at` is the pointer of a value that could also have been an expression.
+fn explain(
+    error: &ValidationError<'_>,
+    expression_at: Option<&str>,
+    out: &mut Vec<(String, String)>,
+) {
     let pointer = error.instance_path().as_str().to_string();
     let instance = error.instance();
+    let expr = expression_at == Some(pointer.as_str());
     let message = match error.kind() {
-        // Every anyOf in our schemas is `[schema, expression]` (see `allow_expressions`
-        // and the hand-written ones in arm-template.schema.json): the first branch's
-        // errors are the ones that explain what is wrong.
+        // Every reported anyOf in our schemas is `[schema, expression]` (see
+        // `allow_expressions` and the hand-written ones in arm-template.schema.json):
+        // the first branch's errors are the ones that explain what is wrong.
         ValidationErrorKind::AnyOf { context } if !context.is_empty() => {
-            let mut inner = Vec::new();
+            let before = out.len();
             for e in context.first().into_iter().flatten() {
-                explain(e, &mut inner);
+                explain(e, Some(&pointer), out);
             }
-            if !inner.is_empty() {
-                for (p, m) in inner {
-                    let m = if p == pointer && !m.contains("template expression") {
-                        format!("{m} (or a template expression \"[...]\")")
-                    } else {
-                        m
-                    };
-                    out.push((p, m));
-                }
+            if out.len() > before {
                 return;
             }
             format!("{} is not valid here", describe(instance))
         }
         ValidationErrorKind::Type { kind } => {
-            let expected: Vec<String> = match kind {
+            let mut expected: Vec<String> = match kind {
                 TypeKind::Single(t) => vec![t.to_string()],
                 TypeKind::Multiple(set) => set.iter().map(|t| t.to_string()).collect(),
             };
+            if expr {
+                expected.push("a template expression".into());
+            }
             format!(
                 "expected {}, found {}",
                 expected.join(" or "),
@@ -204,17 +205,13 @@ fn explain(error: &ValidationError<'_>, out: &mut Vec<(String, String)>) {
                 .as_array()
                 .map(|a| a.iter().map(short).collect())
                 .unwrap_or_default();
-            format!(
-                "{} is not one of {}",
-                describe(instance),
-                options.join(", ")
-            )
+            not_one_of(instance, &options.join(", "), "", expr)
         }
         ValidationErrorKind::Pattern { pattern } => match alternatives(pattern) {
-            Some(alts) => format!(
-                "{} is not one of {} (case-insensitive)",
-                describe(instance),
-                alts.join(", ")
+            Some(alts) => not_one_of(instance, &alts.join(", "), " (case-insensitive)", expr),
+            None if expr => format!(
+                "{} neither matches the pattern {pattern} nor is a template expression",
+                describe(instance)
             ),
             None => format!(
                 "{} does not match the pattern {pattern}",
@@ -233,6 +230,17 @@ fn explain(error: &ValidationError<'_>, out: &mut Vec<(String, String)>) {
         _ => truncate(&error.to_string(), 200),
     };
     out.push((pointer, message));
+}
+
+fn not_one_of(instance: &Json, options: &str, note: &str, expr: bool) -> String {
+    if expr {
+        format!(
+            "{} is neither one of {options}{note} nor a template expression",
+            describe(instance)
+        )
+    } else {
+        format!("{} is not one of {options}{note}", describe(instance))
+    }
 }
 
 fn where_(pointer: &str) -> String {
@@ -342,8 +350,12 @@ mod tests {
             ],
             "{got:#?}"
         );
-        assert!(got[3].1.contains("expected boolean"), "{got:#?}");
-        assert!(got[3].1.contains("template expression"), "{got:#?}");
+        assert_eq!(
+            got[3].1,
+            "expected boolean or a template expression, found string 'yes'"
+        );
+        assert_eq!(got[5].1, "missing required property 'apiVersion'");
+        assert_eq!(got[6].1, "missing required property 'roleDefinitionId'");
         assert!(got[2].1.contains("'standard', 'premium'"), "{got:#?}");
     }
 

@@ -97,9 +97,11 @@ fn write_one(
             excerpt(p, text, pos, out)?;
         }
     }
+    // `=` lines line up with the excerpt's `|` gutter.
+    let pad = " ".repeat(pos.as_ref().map_or(1, |p| p.line.to_string().len()));
     if let Some(resource) = &d.resource {
         if pos.is_some() {
-            writeln!(out, "   {} resource: {resource}", p.paint("34", "="))?;
+            writeln!(out, "{pad} {} resource: {resource}", p.paint("34", "="))?;
         }
     }
     for label in &d.labels {
@@ -111,7 +113,7 @@ fn write_one(
             (None, Some(id)) => format!("{id}: "),
             (None, None) => String::new(),
         };
-        writeln!(out, "   {} {at}{}", p.paint("34", "="), label.message)?;
+        writeln!(out, "{pad} {} {at}{}", p.paint("34", "="), label.message)?;
     }
     Ok(())
 }

@@ -2,5 +2,7 @@
 //! report formats, the rules' fixtures and the CLI cases (one binary on purpose:
 //! each file in tests/ links every dependency).
 
+#[path = "validate/cli.rs"]
+mod cli;
 #[path = "validate/corpus.rs"]
 mod corpus;

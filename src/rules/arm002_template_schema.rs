@@ -28,8 +28,9 @@
 //! }
 //! ```
 //!
-//! reports `expected boolean (or a template expression "[...]"), found string
-//! 'yes'` and `string 'gold' is not one of 'standard', 'premium'`.
+//! reports `expected boolean or a template expression, found string 'yes'` and
+//! `string 'gold' is neither one of 'standard', 'premium' (case-insensitive) nor
+//! a template expression`.
 //!
 //! ## How to fix
 //!

@@ -6,3 +6,5 @@
 mod cli;
 #[path = "validate/corpus.rs"]
 mod corpus;
+#[path = "validate/formats.rs"]
+mod formats;

@@ -26,6 +26,9 @@ pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// schema validation of one template is independent of every other.
 const THREADS: usize = 2;
 
+/// Stack of each worker thread.
+const WORKER_STACK_BYTES: usize = 16 * 1024 * 1024;
+
 /// What `validate` was asked to do (the flags of CLI.md that this module reads).
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -116,9 +119,13 @@ pub fn run(templates: &[PathBuf], options: &Options) -> crate::Result<Outcome> {
     // does not leave the other thread idle; results keep their input index.
     let next = AtomicUsize::new(0);
     let mut results: Vec<(usize, crate::Result<FileResult>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..THREADS.min(templates.len()))
-            .map(|_| {
-                scope.spawn(|| {
+        let mut workers = Vec::new();
+        for _ in 0..THREADS.min(templates.len()) {
+            // Deeply nested (but accepted, <= 512 levels) templates recurse in the
+            // parser and the schema validator: give them room.
+            let worker = std::thread::Builder::new()
+                .stack_size(WORKER_STACK_BYTES)
+                .spawn_scoped(scope, || {
                     let mut mine = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
@@ -127,13 +134,16 @@ pub fn run(templates: &[PathBuf], options: &Options) -> crate::Result<Outcome> {
                     }
                     mine
                 })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
+                .map_err(|e| Error::Internal(format!("cannot start a worker thread: {e}")))?;
+            workers.push(worker);
+        }
+        Ok::<_, Error>(
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect(),
+        )
+    })?;
     results.sort_by_key(|(i, _)| *i);
     if results.len() != templates.len() {
         // A worker panicked (a bug): say so rather than report a partial result.

@@ -8,3 +8,5 @@ mod cli;
 mod corpus;
 #[path = "validate/formats.rs"]
 mod formats;
+#[path = "validate/hostile.rs"]
+mod hostile;

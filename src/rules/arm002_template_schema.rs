@@ -4,7 +4,8 @@
 //! cmek-arm's JSON Schemas (`schemas/arm-template.schema.json`,
 //! `schemas/arm-resources.schema.json`): unknown top-level properties, missing
 //! required properties (`$schema`, `contentVersion`, `resources`, a resource's
-//! `type`, `name`, `apiVersion`, a parameter's `type`), values of the wrong type,
+//! `type`, `name`, `apiVersion`, a parameter's `type`, a deployed vault's
+//! `location` and `properties`), values of the wrong type,
 //! and enumeration values (`sku.name`, `networkAcls.defaultAction`, `kty`,
 //! `keyOps`, `principalType`, ...). Both languageVersion 1.0 (resource arrays)
 //! and 2.0 (symbolic names, `definitions`, `nullable`, user-defined functions,

@@ -10,3 +10,5 @@ mod corpus;
 mod formats;
 #[path = "validate/hostile.rs"]
 mod hostile;
+#[path = "validate/rules.rs"]
+mod rules;

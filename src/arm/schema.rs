@@ -19,6 +19,10 @@ pub const RULE: &str = "ARM002";
 const TEMPLATE_SCHEMA: &str = include_str!("../../schemas/arm-template.schema.json");
 const RESOURCE_SCHEMAS: &str = include_str!("../../schemas/arm-resources.schema.json");
 
+/// The GUID pattern of arm-resources.schema.json, named in messages instead of shown.
+const GUID_PATTERN: &str =
+    "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
+
 /// Longest rendering of an offending value in a message; whole objects are useless there.
 const MAX_VALUE_CHARS: usize = 60;
 
@@ -206,6 +210,14 @@ fn explain(
                 .map(|a| a.iter().map(short).collect())
                 .unwrap_or_default();
             not_one_of(instance, &options.join(", "), "", expr)
+        }
+        ValidationErrorKind::Pattern { pattern } if pattern == GUID_PATTERN => {
+            let also = if expr {
+                " or a template expression"
+            } else {
+                ""
+            };
+            format!("expected a GUID{also}, found {}", describe(instance))
         }
         ValidationErrorKind::Pattern { pattern } => match alternatives(pattern) {
             Some(alts) => not_one_of(instance, &alts.join(", "), " (case-insensitive)", expr),

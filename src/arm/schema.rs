@@ -338,6 +338,7 @@ mod tests {
         let text = format!(
             r#"{{{HEAD}, "extra": 1, "definitions": {{}}, "resources": [
               {{"type": "Microsoft.KeyVault/vaults", "apiVersion": "2026-02-01", "name": "kv",
+                "location": "[parameters('l')]",
                 "properties": {{"tenantId": "[subscription().tenantId]",
                   "sku": {{"family": "A", "name": "Gold"}},
                   "enablePurgeProtection": "yes", "enableSoftDelete": "[parameters('x')]",
@@ -374,7 +375,7 @@ mod tests {
     #[test]
     fn escaped_brackets_are_literals_not_expressions() {
         let text = format!(
-            r#"{{{HEAD}, "resources": [{{"type": "Microsoft.KeyVault/vaults", "apiVersion": "2026-02-01", "name": "kv",
+            r#"{{{HEAD}, "resources": [{{"type": "Microsoft.KeyVault/vaults", "apiVersion": "2026-02-01", "name": "kv", "location": "[parameters('l')]",
                 "properties": {{"tenantId": "[subscription().tenantId]", "sku": {{"family": "A", "name": "standard"}},
                 "enablePurgeProtection": "[[true]"}}}}]}}"#
         );

@@ -126,7 +126,7 @@ fn hundred_megabyte_file_is_refused_without_reading_it_all() {
 fn unreadable_files_are_usage_errors_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.json");
-    let err = run(&[missing.clone()], &Options::default()).unwrap_err();
+    let err = run(&[missing], &Options::default()).unwrap_err();
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("missing.json"), "{err}");
     // A directory is not a template either.

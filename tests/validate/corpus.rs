@@ -21,7 +21,11 @@ pub fn corpus() -> Option<PathBuf> {
 /// Every template (not parameters file) under `avm/` and `quickstarts/`.
 pub fn corpus_templates(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut stack = vec![root.join("avm"), root.join("quickstarts")];
+    let mut stack = if root.ends_with("quickstarts") {
+        vec![root.to_path_buf()]
+    } else {
+        vec![root.join("avm"), root.join("quickstarts")]
+    };
     while let Some(dir) = stack.pop() {
         let Ok(read) = std::fs::read_dir(&dir) else {
             continue;
@@ -69,5 +73,47 @@ fn no_schema_findings_on_real_templates() {
         "{} ARM002 findings on valid templates:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// Real quickstart parameters files fit their templates: the whole pipeline
+/// finds no errors (warnings such as old apiVersions are expected), except one
+/// true positive: storage-blob-encryption-with-cmk's parameters file omits the
+/// required `userAssignedIdentityResourceGroupName` (upstream's CI fills it in
+/// from a prerequisites step), which ARM009 must keep finding.
+#[test]
+fn quickstart_parameters_files_fit_their_templates() {
+    let Some(root) = corpus() else { return };
+    let mut checked = 0;
+    for template in corpus_templates(&root.join("quickstarts")) {
+        let params = template.with_file_name("azuredeploy.parameters.json");
+        if template.file_name().is_none_or(|n| n != "azuredeploy.json") || !params.is_file() {
+            continue;
+        }
+        let options = cmek_arm::validate::Options {
+            parameters: Some(params.clone()),
+            ..Default::default()
+        };
+        let outcome = cmek_arm::validate::run(std::slice::from_ref(&template), &options).unwrap();
+        let expected: &[&str] = if template
+            .to_string_lossy()
+            .contains("storage-blob-encryption-with-cmk")
+        {
+            &["ARM009 required parameter 'userAssignedIdentityResourceGroupName' has no value (it has no defaultValue)"]
+        } else {
+            &[]
+        };
+        let errors: Vec<String> = outcome
+            .diagnostics
+            .iter()
+            .filter(|d| d.level == cmek_arm::diag::Level::Error)
+            .map(|d| format!("{} {}", d.rule, d.message))
+            .collect();
+        assert_eq!(errors, expected, "{}", template.display());
+        checked += 1;
+    }
+    assert!(
+        checked >= 5,
+        "only {checked} quickstarts with parameters files"
     );
 }

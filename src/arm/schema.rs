@@ -193,9 +193,16 @@ fn explain(
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             for name in unexpected {
+                let hint = if pointer.is_empty() {
+                    suggest(name, TOP_LEVEL)
+                        .map(|s| format!("; did you mean '{s}'?"))
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                };
                 out.push((
                     pointer_push(&pointer, name),
-                    format!("unknown property '{name}'{}", where_(&pointer)),
+                    format!("unknown property '{name}'{}{hint}", where_(&pointer)),
                 ));
             }
             return;
@@ -253,6 +260,49 @@ fn not_one_of(instance: &Json, options: &str, note: &str, expr: bool) -> String 
     } else {
         format!("{} is not one of {options}{note}", describe(instance))
     }
+}
+
+/// The top-level properties arm-template.schema.json allows (kept in step by a test).
+const TOP_LEVEL: &[&str] = &[
+    "$schema",
+    "contentVersion",
+    "apiProfile",
+    "languageVersion",
+    "metadata",
+    "definitions",
+    "parameters",
+    "variables",
+    "functions",
+    "resources",
+    "outputs",
+    "imports",
+    "extensions",
+];
+
+/// The closest known name, when it is close enough to be a typo.
+fn suggest(name: &str, known: &[&'static str]) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance (names here are short; quadratic is fine).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 fn where_(pointer: &str) -> String {
@@ -322,6 +372,21 @@ mod tests {
     #[test]
     fn schema_compiles() {
         validator().unwrap();
+    }
+
+    #[test]
+    fn top_level_list_matches_the_schema_and_typos_get_a_hint() {
+        let schema = combined_schema().unwrap();
+        let props: Vec<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(props, TOP_LEVEL);
+        assert_eq!(suggest("output", TOP_LEVEL), Some("outputs"));
+        assert_eq!(suggest("Resources", TOP_LEVEL), Some("resources"));
+        assert_eq!(suggest("extra", TOP_LEVEL), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! finding (`::error file=..,line=..,col=..,title=RULE::message`), escaped as
 //! the runner expects (data: `%`, CR, LF; properties also `:` and `,`).
 
-use super::{azure_id, position, Emitter, Report};
+use super::{azure_id, Emitter, Positions, Report};
 use crate::diag::Level;
 use std::io;
 
@@ -23,6 +23,7 @@ pub fn escape_property(s: &str) -> String {
 
 impl Emitter for Github {
     fn emit(&self, report: &Report<'_>, out: &mut dyn io::Write) -> io::Result<()> {
+        let positions = Positions::new(report.sources);
         for d in report.diagnostics {
             let command = match d.level {
                 Level::Error => "error",
@@ -31,7 +32,7 @@ impl Emitter for Github {
             };
             let mut props = Vec::new();
             let mut message = d.message.clone();
-            if let Some(pos) = position(&d.location, report.sources) {
+            if let Some(pos) = positions.of(&d.location) {
                 props.push(format!("file={}", escape_property(pos.file)));
                 props.push(format!("line={}", pos.line));
                 props.push(format!("col={}", pos.column));

@@ -2,7 +2,7 @@
 //! carry file, pointer, line and column; live findings carry the Azure resource
 //! ID in `resource` and no file fields.
 
-use super::{azure_id, position, rule_name, Emitter, Report, Summary};
+use super::{azure_id, rule_name, Emitter, Positions, Report, Summary};
 use serde_json::{json, Map, Value};
 use std::io;
 
@@ -11,6 +11,7 @@ pub struct Json;
 
 /// The report as a JSON value (also used by tests and by callers embedding it).
 pub fn to_value(report: &Report<'_>) -> Value {
+    let positions = Positions::new(report.sources);
     let findings: Vec<Value> = report
         .diagnostics
         .iter()
@@ -22,7 +23,7 @@ pub fn to_value(report: &Report<'_>) -> Value {
             f.insert("message".into(), json!(d.message));
             let resource = d.resource.as_deref().or_else(|| azure_id(&d.location));
             f.insert("resource".into(), json!(resource));
-            if let Some(pos) = position(&d.location, report.sources) {
+            if let Some(pos) = positions.of(&d.location) {
                 f.insert("file".into(), json!(pos.file));
                 f.insert("pointer".into(), json!(pos.pointer));
                 f.insert("line".into(), json!(pos.line));

@@ -3,7 +3,7 @@
 //! resource with findings, one `failure` per finding; a file without findings
 //! gets one passing test case so it shows up as checked.
 
-use super::{azure_id, position, rule_name, Emitter, Report};
+use super::{azure_id, rule_name, Emitter, Positions, Report};
 use crate::diag::Diagnostic;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,13 +35,14 @@ type Cases<'a> = BTreeMap<String, Vec<&'a Diagnostic>>;
 
 impl Emitter for Junit {
     fn emit(&self, report: &Report<'_>, out: &mut dyn io::Write) -> io::Result<()> {
+        let positions = Positions::new(report.sources);
         let mut suites: BTreeMap<String, Cases<'_>> = report
             .sources
             .keys()
             .map(|f| (f.clone(), Cases::new()))
             .collect();
         for d in report.diagnostics {
-            let suite = match (position(&d.location, report.sources), azure_id(&d.location)) {
+            let suite = match (positions.of(&d.location), azure_id(&d.location)) {
                 (Some(pos), _) => pos.file.to_string(),
                 (None, Some(id)) => id.to_string(),
                 (None, None) => "cmek-arm".to_string(),
@@ -86,7 +87,7 @@ impl Emitter for Junit {
                     xml_escape(suite)
                 );
                 for d in findings {
-                    let at = match position(&d.location, report.sources) {
+                    let at = match positions.of(&d.location) {
                         Some(p) => format!("{}:{}:{}: ", p.file, p.line, p.column),
                         None => String::new(),
                     };

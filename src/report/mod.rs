@@ -3,7 +3,7 @@
 //! Findings carry byte spans; lines and columns are computed here, when printed
 //! (cargo-deny style), from the source texts handed over in [`Report::sources`].
 
-use crate::diag::{line_col, Diagnostic, Level, Location};
+use crate::diag::{Diagnostic, Level, Location};
 use std::collections::BTreeMap;
 use std::io;
 
@@ -116,27 +116,72 @@ pub struct Position<'a> {
 
 /// Where `location` is, in lines and columns (`None` for live or location-less findings).
 pub fn position<'a>(location: &'a Location, sources: &Sources) -> Option<Position<'a>> {
-    let Location::File {
-        file,
-        pointer,
-        span,
-    } = location
-    else {
-        return None;
-    };
-    let (start, end) = match (span, sources.get(file)) {
-        (Some(span), Some(text)) => (line_col(text, span.start), line_col(text, span.end)),
-        // Without a span the best honest answer is the file's start.
-        _ => ((1, 1), (1, 1)),
-    };
-    Some(Position {
-        file,
-        pointer,
-        line: start.0,
-        column: start.1,
-        end_line: end.0,
-        end_column: end.1,
-    })
+    Positions::new(sources).of(location)
+}
+
+/// Turns locations into lines and columns, indexing each file's line starts
+/// once: a report with hundreds of findings in one large template must not
+/// rescan the file from its start for every finding.
+pub struct Positions<'s> {
+    sources: &'s Sources,
+    line_starts: std::cell::RefCell<BTreeMap<&'s str, std::rc::Rc<Vec<usize>>>>,
+}
+
+impl<'s> Positions<'s> {
+    /// An empty index over `sources`.
+    pub fn new(sources: &'s Sources) -> Self {
+        Positions {
+            sources,
+            line_starts: std::cell::RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    fn line_col(&self, file: &str, offset: usize) -> Option<(usize, usize)> {
+        let (name, text) = self.sources.get_key_value(file)?;
+        let starts = self
+            .line_starts
+            .borrow_mut()
+            .entry(name.as_str())
+            .or_insert_with(|| {
+                let mut starts = vec![0];
+                starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+                std::rc::Rc::new(starts)
+            })
+            .clone();
+        let offset = offset.min(text.len());
+        let line = starts.partition_point(|&s| s <= offset).max(1);
+        let start = starts.get(line - 1).copied().unwrap_or(0);
+        let column = text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        Some((line, column))
+    }
+
+    /// Where `location` is (`None` for live or location-less findings).
+    pub fn of<'a>(&self, location: &'a Location) -> Option<Position<'a>> {
+        let Location::File {
+            file,
+            pointer,
+            span,
+        } = location
+        else {
+            return None;
+        };
+        let found = span.and_then(|span| {
+            Some((
+                self.line_col(file, span.start)?,
+                self.line_col(file, span.end)?,
+            ))
+        });
+        // Without a span (or the text) the best honest answer is the file's start.
+        let (start, end) = found.unwrap_or(((1, 1), (1, 1)));
+        Some(Position {
+            file,
+            pointer,
+            line: start.0,
+            column: start.1,
+            end_line: end.0,
+            end_column: end.1,
+        })
+    }
 }
 
 /// The Azure resource ID of a live finding.
@@ -150,8 +195,9 @@ pub fn azure_id(location: &Location) -> Option<&str> {
 /// Sorts findings deterministically: file, line, column, rule, then message.
 /// Live findings (no file) come after file findings, ordered by resource ID.
 pub fn sort(diagnostics: &mut [Diagnostic], sources: &Sources) {
+    let positions = Positions::new(sources);
     diagnostics.sort_by_cached_key(|d| {
-        let pos = position(&d.location, sources);
+        let pos = positions.of(&d.location);
         (
             pos.is_none(),
             pos.as_ref().map(|p| p.file.to_string()),
@@ -193,4 +239,34 @@ impl Summary {
 /// The rule's kebab-case name, or "" for an ID the registry does not know.
 pub fn rule_name(id: &str) -> &'static str {
     crate::rules::find(id).map_or("", |r| r.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::{line_col, Span};
+
+    #[test]
+    fn indexed_positions_agree_with_line_col() {
+        let text = "{\r\n  \"é\": [1,\n 2]\n}\n";
+        let mut sources = Sources::new();
+        sources.insert("t.json".into(), text.into());
+        let positions = Positions::new(&sources);
+        for offset in 0..=text.len() {
+            if !text.is_char_boundary(offset) {
+                continue;
+            }
+            let loc = Location::File {
+                file: "t.json".into(),
+                pointer: String::new(),
+                span: Some(Span::new(offset, offset)),
+            };
+            let p = positions.of(&loc).unwrap();
+            assert_eq!(
+                (p.line, p.column),
+                line_col(text, offset),
+                "offset {offset}"
+            );
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! every rule with its documentation; results carry a region (1-based line and
 //! column) and labels become `relatedLocations`.
 
-use super::{azure_id, position, Emitter, Report, Sources};
+use super::{azure_id, Emitter, Positions, Report};
 use crate::diag::Location;
 use crate::rules::{self, Rule};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
@@ -73,8 +73,8 @@ fn rule_descriptor(rule: &Rule) -> Value {
     })
 }
 
-fn location(location: &Location, sources: &Sources) -> Option<Value> {
-    if let Some(pos) = position(location, sources) {
+fn location(location: &Location, positions: &Positions<'_>) -> Option<Value> {
+    if let Some(pos) = positions.of(location) {
         return Some(json!({
             "physicalLocation": {
                 "artifactLocation": {"uri": file_uri(pos.file)},
@@ -94,6 +94,7 @@ fn location(location: &Location, sources: &Sources) -> Option<Value> {
 
 /// The SARIF log as a JSON value.
 pub fn to_value(report: &Report<'_>) -> Value {
+    let positions = Positions::new(report.sources);
     let rule_list: Vec<&Rule> = rules::RULES.iter().collect();
     let results: Vec<Value> = report
         .diagnostics
@@ -107,7 +108,7 @@ pub fn to_value(report: &Report<'_>) -> Value {
             if let Some(index) = rule_list.iter().position(|r| r.id == d.rule) {
                 result["ruleIndex"] = json!(index);
             }
-            if let Some(loc) = location(&d.location, report.sources) {
+            if let Some(loc) = location(&d.location, &positions) {
                 result["locations"] = json!([loc]);
             }
             let related: Vec<Value> = d
@@ -115,7 +116,7 @@ pub fn to_value(report: &Report<'_>) -> Value {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, label)| {
-                    let mut loc = location(&label.location, report.sources)?;
+                    let mut loc = location(&label.location, &positions)?;
                     loc["id"] = json!(i + 1);
                     loc["message"] = json!({"text": label.message});
                     Some(loc)

@@ -2,7 +2,7 @@
 //! (`file:line:col: RULE [level] message`), the source line with a caret under
 //! the value, labels as `= ...` lines, and a summary line at the end.
 
-use super::{azure_id, position, Emitter, Position, Report, Sources, Summary};
+use super::{azure_id, Emitter, Position, Positions, Report, Sources, Summary};
 use crate::diag::{Diagnostic, Level};
 use std::io;
 
@@ -40,8 +40,9 @@ impl Paint {
 impl Emitter for Text {
     fn emit(&self, report: &Report<'_>, out: &mut dyn io::Write) -> io::Result<()> {
         let p = Paint(self.color);
+        let positions = Positions::new(report.sources);
         for d in report.diagnostics {
-            write_one(&p, d, report.sources, out)?;
+            write_one(&p, d, report.sources, &positions, out)?;
         }
         let s = Summary::of(report.diagnostics);
         let total = s.error + s.warning + s.note;
@@ -76,9 +77,10 @@ fn write_one(
     p: &Paint,
     d: &Diagnostic,
     sources: &Sources,
+    positions: &Positions<'_>,
     out: &mut dyn io::Write,
 ) -> io::Result<()> {
-    let pos = position(&d.location, sources);
+    let pos = positions.of(&d.location);
     let place = match (&pos, azure_id(&d.location)) {
         (Some(pos), _) => format!("{}:{}:{}", pos.file, pos.line, pos.column),
         (None, Some(id)) => id.to_string(),
@@ -105,10 +107,7 @@ fn write_one(
         }
     }
     for label in &d.labels {
-        let at = match (
-            position(&label.location, sources),
-            azure_id(&label.location),
-        ) {
+        let at = match (positions.of(&label.location), azure_id(&label.location)) {
             (Some(lp), _) => format!("{}:{}:{}: ", lp.file, lp.line, lp.column),
             (None, Some(id)) => format!("{id}: "),
             (None, None) => String::new(),

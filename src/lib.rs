@@ -14,6 +14,7 @@ pub mod error;
 pub mod model;
 pub mod report;
 pub mod rules;
+pub mod validate;
 pub mod value;
 
 pub use error::{Error, Result};

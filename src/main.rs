@@ -20,6 +20,8 @@ enum Command {
     Explain(ExplainArgs),
     /// Read the deployed vault, key and role assignments from Azure and check them.
     Check(Box<CheckArgs>),
+    /// Check ARM templates against the rules and report every finding with its position.
+    Validate(ValidateArgs),
 }
 
 #[derive(Args)]
@@ -153,6 +155,36 @@ fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+#[derive(Args)]
+struct ValidateArgs {
+    /// ARM template files (JSON, comments allowed).
+    #[arg(required = true, value_name = "TEMPLATE")]
+    templates: Vec<std::path::PathBuf>,
+    /// ARM parameters file, checked against (and used with) every TEMPLATE.
+    #[arg(long, value_name = "FILE")]
+    parameters: Option<std::path::PathBuf>,
+    /// Output format: text, json, sarif, junit or github.
+    #[arg(long, default_value = "text", value_parser = parse_format)]
+    format: cmek_arm::report::Format,
+    /// Lowest level that makes the exit code 1: error or warning.
+    #[arg(long, default_value = "error", value_parser = parse_fail_on)]
+    fail_on: cmek_arm::diag::Level,
+    /// Drop findings of this rule (ID or name); repeat for several.
+    #[arg(long, value_name = "RULE")]
+    ignore: Vec<String>,
+}
+
+fn parse_format(s: &str) -> Result<cmek_arm::report::Format, String> {
+    s.parse()
+}
+
+fn parse_fail_on(s: &str) -> Result<cmek_arm::diag::Level, String> {
+    match s.parse::<cmek_arm::diag::Level>() {
+        Ok(level) if level != cmek_arm::diag::Level::Note => Ok(level),
+        _ => Err(format!("'{s}' is not a level to fail on (error, warning)")),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<u8> = match cli.command {
@@ -199,6 +231,18 @@ fn main() -> ExitCode {
             ))
             .into()),
         },
+        Command::Validate(args) => {
+            let options = cmek_arm::validate::Options {
+                parameters: args.parameters,
+                format: args.format,
+                fail_on: args.fail_on,
+                ignore: args.ignore,
+                color: cmek_arm::report::use_color(),
+            };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            cmek_arm::validate::validate(&args.templates, &options, &mut out).map_err(Into::into)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -3,3 +3,5 @@
 
 pub mod expand;
 pub mod json;
+pub mod schema;
+pub mod walk;

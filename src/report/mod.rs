@@ -1,17 +1,27 @@
 //! Reports: one `Emitter` per output format, all reading the same findings.
+//!
+//! Findings carry byte spans; lines and columns are computed here, when printed
+//! (cargo-deny style), from the source texts handed over in [`Report::sources`].
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Level, Location};
 use std::collections::BTreeMap;
 use std::io;
+
+pub mod github;
+pub mod json;
+pub mod junit;
+pub mod sarif;
+pub mod text;
 
 /// Source texts by file name, to turn spans into lines and columns.
 pub type Sources = BTreeMap<String, String>;
 
 /// What an emitter prints.
 pub struct Report<'a> {
-    /// Findings, in the order they are to be printed.
+    /// Findings, in the order they are to be printed (see [`sort`]).
     pub diagnostics: &'a [Diagnostic],
-    /// Texts of the files the findings point into.
+    /// Texts of the files the findings point into (and of every file checked:
+    /// formats that list checked files, like JUnit, read the keys).
     pub sources: &'a Sources,
 }
 
@@ -19,4 +29,244 @@ pub struct Report<'a> {
 pub trait Emitter {
     /// Writes the whole report.
     fn emit(&self, report: &Report<'_>, out: &mut dyn io::Write) -> io::Result<()>;
+}
+
+/// The output formats of `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Human-readable, ruff-like, with source excerpts.
+    Text,
+    /// The version-1 JSON report of CLI.md.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// JUnit XML.
+    Junit,
+    /// GitHub Actions workflow commands.
+    Github,
+}
+
+impl Format {
+    /// Every format, in `--help` order.
+    pub const ALL: [Format; 5] = [
+        Format::Text,
+        Format::Json,
+        Format::Sarif,
+        Format::Junit,
+        Format::Github,
+    ];
+
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Sarif => "sarif",
+            Format::Junit => "junit",
+            Format::Github => "github",
+        }
+    }
+
+    /// The emitter for this format; `color` only matters for text.
+    pub fn emitter(self, color: bool) -> Box<dyn Emitter> {
+        match self {
+            Format::Text => Box::new(text::Text { color }),
+            Format::Json => Box::new(json::Json),
+            Format::Sarif => Box::new(sarif::Sarif),
+            Format::Junit => Box::new(junit::Junit),
+            Format::Github => Box::new(github::Github),
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("'{s}' is not a format (text, json, sarif, junit, github)"))
+    }
+}
+
+/// Colour for terminals only, and never when `NO_COLOR` is set to a non-empty
+/// value (<https://no-color.org>).
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && io::stdout().is_terminal()
+}
+
+/// A location resolved for printing: file, pointer, 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position<'a> {
+    /// File as the user named it.
+    pub file: &'a str,
+    /// JSON pointer.
+    pub pointer: &'a str,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (characters).
+    pub column: usize,
+    /// 1-based line where the span ends.
+    pub end_line: usize,
+    /// 1-based column just past the span's end.
+    pub end_column: usize,
+}
+
+/// Where `location` is, in lines and columns (`None` for live or location-less findings).
+pub fn position<'a>(location: &'a Location, sources: &Sources) -> Option<Position<'a>> {
+    Positions::new(sources).of(location)
+}
+
+/// Turns locations into lines and columns, indexing each file's line starts
+/// once: a report with hundreds of findings in one large template must not
+/// rescan the file from its start for every finding.
+pub struct Positions<'s> {
+    sources: &'s Sources,
+    line_starts: std::cell::RefCell<BTreeMap<&'s str, std::rc::Rc<Vec<usize>>>>,
+}
+
+impl<'s> Positions<'s> {
+    /// An empty index over `sources`.
+    pub fn new(sources: &'s Sources) -> Self {
+        Positions {
+            sources,
+            line_starts: std::cell::RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    fn line_col(&self, file: &str, offset: usize) -> Option<(usize, usize)> {
+        let (name, text) = self.sources.get_key_value(file)?;
+        let starts = self
+            .line_starts
+            .borrow_mut()
+            .entry(name.as_str())
+            .or_insert_with(|| {
+                let mut starts = vec![0];
+                starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+                std::rc::Rc::new(starts)
+            })
+            .clone();
+        let offset = offset.min(text.len());
+        let line = starts.partition_point(|&s| s <= offset).max(1);
+        let start = starts.get(line - 1).copied().unwrap_or(0);
+        let column = text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        Some((line, column))
+    }
+
+    /// Where `location` is (`None` for live or location-less findings).
+    pub fn of<'a>(&self, location: &'a Location) -> Option<Position<'a>> {
+        let Location::File {
+            file,
+            pointer,
+            span,
+        } = location
+        else {
+            return None;
+        };
+        let found = span.and_then(|span| {
+            Some((
+                self.line_col(file, span.start)?,
+                self.line_col(file, span.end)?,
+            ))
+        });
+        // Without a span (or the text) the best honest answer is the file's start.
+        let (start, end) = found.unwrap_or(((1, 1), (1, 1)));
+        Some(Position {
+            file,
+            pointer,
+            line: start.0,
+            column: start.1,
+            end_line: end.0,
+            end_column: end.1,
+        })
+    }
+}
+
+/// The Azure resource ID of a live finding.
+pub fn azure_id(location: &Location) -> Option<&str> {
+    match location {
+        Location::Azure { id } => Some(id),
+        _ => None,
+    }
+}
+
+/// Sorts findings deterministically: file, line, column, rule, then message.
+/// Live findings (no file) come after file findings, ordered by resource ID.
+pub fn sort(diagnostics: &mut [Diagnostic], sources: &Sources) {
+    let positions = Positions::new(sources);
+    diagnostics.sort_by_cached_key(|d| {
+        let pos = positions.of(&d.location);
+        (
+            pos.is_none(),
+            pos.as_ref().map(|p| p.file.to_string()),
+            pos.as_ref().map_or(0, |p| p.line),
+            pos.as_ref().map_or(0, |p| p.column),
+            azure_id(&d.location).map(str::to_string),
+            d.rule,
+            d.message.clone(),
+        )
+    });
+}
+
+/// Counts of findings per level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Errors.
+    pub error: usize,
+    /// Warnings.
+    pub warning: usize,
+    /// Notes.
+    pub note: usize,
+}
+
+impl Summary {
+    /// Counts `diagnostics` by level.
+    pub fn of(diagnostics: &[Diagnostic]) -> Self {
+        let mut s = Summary::default();
+        for d in diagnostics {
+            match d.level {
+                Level::Error => s.error += 1,
+                Level::Warning => s.warning += 1,
+                Level::Note => s.note += 1,
+            }
+        }
+        s
+    }
+}
+
+/// The rule's kebab-case name, or "" for an ID the registry does not know.
+pub fn rule_name(id: &str) -> &'static str {
+    crate::rules::find(id).map_or("", |r| r.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::{line_col, Span};
+
+    #[test]
+    fn indexed_positions_agree_with_line_col() {
+        let text = "{\r\n  \"é\": [1,\n 2]\n}\n";
+        let mut sources = Sources::new();
+        sources.insert("t.json".into(), text.into());
+        let positions = Positions::new(&sources);
+        for offset in 0..=text.len() {
+            if !text.is_char_boundary(offset) {
+                continue;
+            }
+            let loc = Location::File {
+                file: "t.json".into(),
+                pointer: String::new(),
+                span: Some(Span::new(offset, offset)),
+            };
+            let p = positions.of(&loc).unwrap();
+            assert_eq!(
+                (p.line, p.column),
+                line_col(text, offset),
+                "offset {offset}"
+            );
+        }
+    }
 }

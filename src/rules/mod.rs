@@ -34,6 +34,12 @@ mod cmk018_unused_suppression;
 
 include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 
+pub mod arm001_json_syntax;
+pub mod arm002_template_schema;
+pub mod arm006_api_version;
+pub mod arm007_hardcoded_location;
+pub mod arm009_parameters_file;
+
 /// Where a rule can report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applies {
@@ -102,6 +108,41 @@ impl Rule {
 
 /// Every rule, in ID order.
 pub static RULES: &[Rule] = &[
+    Rule {
+        id: arm001_json_syntax::ID,
+        name: "json-syntax",
+        level: Level::Error,
+        applies: Applies::Template,
+        check: Check::Engine,
+    },
+    Rule {
+        id: arm002_template_schema::ID,
+        name: "template-schema",
+        level: Level::Error,
+        applies: Applies::Template,
+        check: Check::Engine,
+    },
+    Rule {
+        id: arm006_api_version::ID,
+        name: "api-version",
+        level: Level::Warning,
+        applies: Applies::Template,
+        check: Check::Template(arm006_api_version::check),
+    },
+    Rule {
+        id: arm007_hardcoded_location::ID,
+        name: "hardcoded-location",
+        level: Level::Warning,
+        applies: Applies::Template,
+        check: Check::Template(arm007_hardcoded_location::check),
+    },
+    Rule {
+        id: arm009_parameters_file::ID,
+        name: "parameters-file",
+        level: Level::Error,
+        applies: Applies::Template,
+        check: Check::Template(arm009_parameters_file::check),
+    },
     Rule {
         id: "CMK001",
         name: "vault-purge-protection",

@@ -1,0 +1,78 @@
+//! One fixture per rule (OK and bad cases side by side, ruff style) and a
+//! snapshot of the text report, reviewed like code.
+
+use cmek_arm::report::Format;
+use cmek_arm::validate::{validate, Options};
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    // Relative to the crate root so the report shows short, stable file names.
+    PathBuf::from("tests/validate/fixtures").join(name)
+}
+
+/// The text report (no colour) and exit code for `templates`.
+fn report(templates: &[&str], parameters: Option<&str>) -> String {
+    let options = Options {
+        parameters: parameters.map(fixture),
+        format: Format::Text,
+        ..Options::default()
+    };
+    let paths: Vec<PathBuf> = templates.iter().map(|t| fixture(t)).collect();
+    let mut out = Vec::new();
+    let code = validate(&paths, &options, &mut out).unwrap();
+    format!("exit code {code}\n{}", String::from_utf8(out).unwrap())
+}
+
+macro_rules! snapshot {
+    ($name:literal, $value:expr) => {
+        insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+            insta::assert_snapshot!($name, $value);
+        })
+    };
+}
+
+#[test]
+fn arm001_json_syntax() {
+    let out = report(&["arm001_json_syntax.json"], None);
+    assert!(out.contains("ARM001"));
+    snapshot!("arm001_json_syntax", out);
+}
+
+#[test]
+fn arm002_template_schema() {
+    let out = report(&["arm002_template_schema.json"], None);
+    // kv-ok, with an expression where a boolean goes and a case-insensitive enum, is clean.
+    assert!(!out.contains("/resources/0/"), "{out}");
+    snapshot!("arm002_template_schema", out);
+}
+
+#[test]
+fn arm002_language_version_2_is_valid() {
+    let out = report(&["arm002_language_version_2.json"], None);
+    assert_eq!(out, "exit code 0\nAll checks passed.\n");
+}
+
+#[test]
+fn arm006_api_version() {
+    let out = report(&["arm006_api_version.json"], None);
+    snapshot!("arm006_api_version", out);
+}
+
+#[test]
+fn arm007_hardcoded_location() {
+    let out = report(&["arm007_hardcoded_location.json"], None);
+    assert!(
+        !out.contains("ok-global") && !out.contains("okexisting"),
+        "{out}"
+    );
+    snapshot!("arm007_hardcoded_location", out);
+}
+
+#[test]
+fn arm009_parameters_file() {
+    let out = report(
+        &["arm009_parameters_file.json"],
+        Some("arm009_parameters_file.parameters.json"),
+    );
+    snapshot!("arm009_parameters_file", out);
+}

@@ -10,6 +10,8 @@ pub mod arm;
 pub mod diag;
 pub mod error;
 pub mod model;
+pub mod params;
+pub mod render;
 pub mod report;
 pub mod rules;
 pub mod value;

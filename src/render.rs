@@ -1,0 +1,376 @@
+//! `cmek-arm render`: the CMEK deployment as ARM JSON from validated inputs.
+//!
+//! Templates (`templates/*.hbs`) are embedded, so an installed binary needs no
+//! files beside it. Handlebars runs in strict mode (a typo in a template is an
+//! error, not an empty string) with JSON string escaping as its escape function,
+//! so no input can break out of a JSON string. The output is parsed back,
+//! re-serialised in one canonical layout (byte-stable), and checked against
+//! `schemas/cmek-template.schema.json` before anything is written.
+
+use crate::error::{Error, Result};
+use crate::params::RenderRequest;
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+};
+use serde_json::{json, Value};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// apiVersion of `Microsoft.KeyVault/vaults` (newest stable with a published ARM schema).
+pub const VAULTS_API_VERSION: &str = "2026-02-01";
+/// apiVersion of `Microsoft.KeyVault/vaults/keys`.
+pub const KEYS_API_VERSION: &str = "2026-02-01";
+/// apiVersion of `Microsoft.Authorization/roleAssignments`.
+pub const ROLE_ASSIGNMENTS_API_VERSION: &str = "2022-04-01";
+/// Days between the scheduled rotation and the expiry of a key version: the
+/// `notify` action 30 days before expiry then fires only when rotation failed.
+pub const EXPIRY_MARGIN_DAYS: u32 = 90;
+
+/// File name of the template.
+pub const TEMPLATE_FILE: &str = "azuredeploy.json";
+/// File name of the parameters file.
+pub const PARAMETERS_FILE: &str = "azuredeploy.parameters.json";
+/// File name of the portal form.
+pub const UI_DEFINITION_FILE: &str = "createUiDefinition.json";
+
+/// The strict schema of what render writes (self-check).
+pub const TEMPLATE_SCHEMA: &str = include_str!("../schemas/cmek-template.schema.json");
+
+const TEMPLATES: [(&str, &str); 3] = [
+    (
+        TEMPLATE_FILE,
+        include_str!("../templates/azuredeploy.json.hbs"),
+    ),
+    (
+        PARAMETERS_FILE,
+        include_str!("../templates/azuredeploy.parameters.json.hbs"),
+    ),
+    (
+        UI_DEFINITION_FILE,
+        include_str!("../templates/createUiDefinition.json.hbs"),
+    ),
+];
+
+/// The three rendered files, each canonical pretty JSON ending in a newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// `azuredeploy.json`.
+    pub template: String,
+    /// `azuredeploy.parameters.json`.
+    pub parameters: String,
+    /// `createUiDefinition.json`.
+    pub ui_definition: String,
+}
+
+impl Rendered {
+    /// `(file name, content)` in writing order.
+    pub fn files(&self) -> [(&'static str, &str); 3] {
+        [
+            (TEMPLATE_FILE, &self.template),
+            (PARAMETERS_FILE, &self.parameters),
+            (UI_DEFINITION_FILE, &self.ui_definition),
+        ]
+    }
+}
+
+/// The content of a JSON string literal for `s`, without the quotes.
+pub fn json_escape(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A literal string as ARM must see it in a template: a string that starts with
+/// `[` and ends with `]` would be evaluated as an expression, so it gets the
+/// documented `[[` escape.
+pub fn arm_literal(s: &str) -> String {
+    if s.starts_with('[') && s.ends_with(']') {
+        format!("[{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Applies [`arm_literal`] to every string inside `v` (object keys are never
+/// evaluated, so they stay as they are).
+fn arm_literals(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(arm_literal(s)),
+        Value::Array(a) => Value::Array(a.iter().map(arm_literals).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), arm_literals(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// `{{json x}}` writes `x` as a complete JSON value; `{{arm_json x}}` does the
+/// same after [`arm_literals`]. Helper output bypasses the escape function, and
+/// serde_json's own serialisation is what makes it safe.
+fn json_helper(
+    h: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let param = h
+        .param(0)
+        .ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
+    let value = if h.name() == "arm_json" {
+        arm_literals(param.value())
+    } else {
+        param.value().clone()
+    };
+    let text = serde_json::to_string(&value)
+        .map_err(|e| RenderErrorReason::Other(format!("json helper: {e}")))?;
+    out.write(&text)?;
+    Ok(())
+}
+
+fn registry() -> Result<Handlebars<'static>> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(json_escape);
+    hb.register_helper("json", Box::new(json_helper));
+    hb.register_helper("arm_json", Box::new(json_helper));
+    for (name, source) in TEMPLATES {
+        hb.register_template_string(name, source)
+            .map_err(|e| Error::Internal(format!("template {name}: {e}")))?;
+    }
+    Ok(hb)
+}
+
+/// The handlebars context: every key always present (strict mode), `null` when
+/// an option is off.
+fn context(req: &RenderRequest) -> Value {
+    let rotation = req.rotation.map(|every| {
+        json!({
+            "every": every.to_string(),
+            "expiry": every.plus_days(EXPIRY_MARGIN_DAYS).to_string(),
+        })
+    });
+    json!({
+        "generator_version": env!("CARGO_PKG_VERSION"),
+        "api": {
+            "vaults": VAULTS_API_VERSION,
+            "keys": KEYS_API_VERSION,
+            "role_assignments": ROLE_ASSIGNMENTS_API_VERSION,
+        },
+        "region": req.region.as_str(),
+        "vault_name": req.vault_name.as_str(),
+        "key_name": req.key_name.as_str(),
+        "key_suffix": req.key_suffix,
+        "sp_object_id": req.sp_object_id.as_str(),
+        "officer_object_id": req.officer_object_id.as_ref().map(|o| o.as_str()),
+        "key_type": req.key_type.as_str(),
+        "key_type_label": match req.key_type {
+            crate::params::KeyType::Rsa => "RSA (software-protected)",
+            crate::params::KeyType::RsaHsm => "RSA-HSM (HSM-protected, premium vault)",
+        },
+        "key_size": req.key_size.bits(),
+        "key_size_label": format!("{} bits", req.key_size.bits()),
+        "rotation": rotation,
+        "retention_days": req.retention_days.days(),
+        "allow_ips": req.allow_ips.iter().map(|ip| ip.as_str()).collect::<Vec<_>>(),
+        "tags": req.tags.as_map(),
+    })
+}
+
+/// Checks `value` against the definition `pointer` of the embedded strict
+/// schema (`""` for the root, i.e. the template).
+fn self_check(file: &str, value: &Value, definition: &str) -> Result<()> {
+    let mut schema: Value = serde_json::from_str(TEMPLATE_SCHEMA)
+        .map_err(|e| Error::Internal(format!("cmek-template.schema.json: {e}")))?;
+    if !definition.is_empty() {
+        // In draft-07 a `$ref` makes its siblings ignored: the root then
+        // validates against that definition only.
+        if let Some(obj) = schema.as_object_mut() {
+            obj.insert(
+                "$ref".into(),
+                Value::String(format!("#/definitions/{definition}")),
+            );
+        }
+    }
+    let validator = jsonschema::draft7::new(&schema)
+        .map_err(|e| Error::Internal(format!("cmek-template.schema.json: {e}")))?;
+    let problems: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at '{}'", e, e.instance_path()))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Internal(format!(
+            "rendered {file} fails its self-check: {}",
+            problems.join("; ")
+        )))
+    }
+}
+
+/// Renders the three files and self-checks them; nothing touches the disk.
+pub fn render(req: &RenderRequest) -> Result<Rendered> {
+    let hb = registry()?;
+    let ctx = context(req);
+    let mut out = Vec::with_capacity(3);
+    for ((name, _), definition) in TEMPLATES
+        .iter()
+        .zip(["", "parametersFile", "createUiDefinition"])
+    {
+        let raw = hb
+            .render(name, &ctx)
+            .map_err(|e| Error::Internal(format!("rendering {name}: {e}")))?;
+        let value: Value = serde_json::from_str(&raw)
+            .map_err(|e| Error::Internal(format!("rendered {name} is not JSON: {e}")))?;
+        self_check(name, &value, definition)?;
+        let mut text = serde_json::to_string_pretty(&value)
+            .map_err(|e| Error::Internal(format!("serialising {name}: {e}")))?;
+        text.push('\n');
+        out.push(text);
+    }
+    let mut files = out.into_iter();
+    match (files.next(), files.next(), files.next()) {
+        (Some(template), Some(parameters), Some(ui_definition)) => Ok(Rendered {
+            template,
+            parameters,
+            ui_definition,
+        }),
+        _ => Err(Error::Internal("expected three rendered files".into())),
+    }
+}
+
+/// Writes the three files into `dir` (created if missing). Refuses, before
+/// writing anything, when one exists and `force` is false. Each file is written
+/// to a temporary file in `dir` first; all three are renamed into place only
+/// after all three were written, so no reader ever sees a partial file.
+pub fn write_files(dir: &Path, rendered: &Rendered, force: bool) -> Result<Vec<PathBuf>> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::File {
+            path: dir.to_path_buf(),
+            message: "--out must be a directory, but this is a file".into(),
+        });
+    }
+    if !force {
+        for (name, _) in rendered.files() {
+            let path = dir.join(name);
+            if path.exists() {
+                return Err(Error::File {
+                    path,
+                    message: "already exists; pass --force to overwrite it".into(),
+                });
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
+    let mut staged = Vec::with_capacity(3);
+    for (name, content) in rendered.files() {
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        // tempfile creates 0600 files; these are not secrets and are meant to be
+        // shared or uploaded, so give them the usual 0644 (less the umask).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        let mut tmp = builder
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, &e))?;
+        tmp.write_all(content.as_bytes())
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| Error::io(tmp.path(), &e))?;
+        staged.push((tmp, dir.join(name)));
+    }
+    let mut written = Vec::with_capacity(3);
+    for (tmp, path) in staged {
+        tmp.persist(&path).map_err(|e| Error::io(&path, &e.error))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Quotes `s` for a POSIX shell when it needs it.
+fn shell_quote(s: &str) -> String {
+    let safe = !s.is_empty()
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if safe {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The `az deployment group create` command for files in `dir`.
+pub fn az_command(dir: &Path) -> String {
+    let template = dir.join(TEMPLATE_FILE);
+    let params = dir.join(PARAMETERS_FILE);
+    format!(
+        "az deployment group create --resource-group <resource-group> --template-file {} --parameters {}",
+        shell_quote(&template.to_string_lossy()),
+        shell_quote(&format!("@{}", params.to_string_lossy())),
+    )
+}
+
+/// `encodeURIComponent`, as the portal's Deploy-to-Azure links require.
+fn encode_uri_component(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'!')
+        .remove(b'~')
+        .remove(b'*')
+        .remove(b'\'')
+        .remove(b'(')
+        .remove(b')');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
+
+/// The portal's "Deploy to Azure" links for a template (and its form) hosted at
+/// `template_url` (and `ui_url`).
+pub fn portal_link(template_url: &str, ui_url: Option<&str>) -> String {
+    let mut link = format!(
+        "https://portal.azure.com/#create/Microsoft.Template/uri/{}",
+        encode_uri_component(template_url)
+    );
+    if let Some(ui) = ui_url {
+        link.push_str("/createUIDefinitionUri/");
+        link.push_str(&encode_uri_component(ui));
+    }
+    link
+}
+
+/// What to run or open after writing to `dir`: the `az` command and both
+/// portal link forms. With `base_url` (where the files will be hosted) the links
+/// are complete; without it they show where the encoded URLs go.
+pub fn deploy_instructions(dir: &Path, region: &str, base_url: Option<&str>) -> String {
+    let (plain, with_form) = match base_url {
+        Some(base) => {
+            let base = base.trim_end_matches('/');
+            let t = format!("{base}/{TEMPLATE_FILE}");
+            let u = format!("{base}/{UI_DEFINITION_FILE}");
+            (portal_link(&t, None), portal_link(&t, Some(&u)))
+        }
+        None => (
+            "https://portal.azure.com/#create/Microsoft.Template/uri/<encoded URL of azuredeploy.json>".to_string(),
+            "https://portal.azure.com/#create/Microsoft.Template/uri/<encoded URL of azuredeploy.json>/createUIDefinitionUri/<encoded URL of createUiDefinition.json>".to_string(),
+        ),
+    };
+    let hosting = if base_url.is_some() {
+        "Deploy from the portal (after uploading the files to that URL):"
+    } else {
+        "Deploy from the portal: host azuredeploy.json and createUiDefinition.json at a public URL\n(or pass --base-url URL to get complete links), then open"
+    };
+    format!(
+        "Deploy with the Azure CLI (the resource group must exist, e.g. `az group create --name <resource-group> --location {region}`):\n  {}\n\n{hosting}\n  {plain}\nor, with the guided form:\n  {with_form}\n",
+        az_command(dir)
+    )
+}

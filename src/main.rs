@@ -17,7 +17,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Render the CMEK deployment (Key Vault, key, role assignments) as ARM JSON.
-    Render(RenderArgs),
+    // Boxed: the render flags dwarf the other variants (clippy::large_enum_variant).
+    Render(Box<RenderArgs>),
     /// List every rule: ID, name, default level, where it applies.
     Rules(RulesArgs),
     /// Print a rule's documentation.

@@ -194,6 +194,8 @@ impl KeyName {
 
     /// Checks the key naming rules.
     pub fn parse(flag: &str, value: &str) -> Result<Self> {
+        // Characters first: a length in bytes of non-ASCII input would mislead.
+        check_key_chars(flag, value, "a key name")?;
         if value.is_empty() || value.len() > Self::MAX_LEN {
             return Err(invalid(
                 flag,
@@ -205,7 +207,6 @@ impl KeyName {
                 ),
             ));
         }
-        check_key_chars(flag, value, "a key name")?;
         Ok(KeyName(value.to_string()))
     }
 
@@ -312,7 +313,11 @@ impl KeySize {
     pub fn new(flag: &str, bits: i64) -> Result<Self> {
         match u32::try_from(bits) {
             Ok(b) if Self::ALLOWED.contains(&b) => Ok(KeySize(b)),
-            _ => Err(invalid(flag, &bits.to_string(), "must be 2048, 3072 or 4096")),
+            _ => Err(invalid(
+                flag,
+                &bits.to_string(),
+                "must be 2048, 3072 or 4096",
+            )),
         }
     }
 
@@ -337,7 +342,11 @@ impl RetentionDays {
     pub fn new(flag: &str, days: i64) -> Result<Self> {
         match u32::try_from(days) {
             Ok(d) if (7..=90).contains(&d) => Ok(RetentionDays(d)),
-            _ => Err(invalid(flag, &days.to_string(), "must be between 7 and 90 days")),
+            _ => Err(invalid(
+                flag,
+                &days.to_string(),
+                "must be between 7 and 90 days",
+            )),
         }
     }
 
@@ -370,12 +379,15 @@ impl Iso8601Duration {
     /// policies work in days.
     pub fn parse(flag: &str, value: &str) -> Result<Self> {
         let err = |rule: &str| invalid(flag, value, rule);
-        let shape = "must be an ISO 8601 duration in years, months, weeks or days, e.g. P1Y, P18M, P90D";
+        let shape =
+            "must be an ISO 8601 duration in years, months, weeks or days, e.g. P1Y, P18M, P90D";
         let Some(body) = value.strip_prefix('P') else {
             return Err(err(shape));
         };
         if body.contains('T') {
-            return Err(err("rotation works in days: hours, minutes and seconds (PT...) are not accepted"));
+            return Err(err(
+                "rotation works in days: hours, minutes and seconds (PT...) are not accepted",
+            ));
         }
         let (mut years, mut months, mut days) = (0u32, 0u32, 0u32);
         let mut digits = String::new();
@@ -419,7 +431,9 @@ impl Iso8601Duration {
             days,
         };
         if d.approx_days() < u64::from(Self::MIN_DAYS) {
-            return Err(err("Key Vault rotates at the earliest 7 days after creation (P7D)"));
+            return Err(err(
+                "Key Vault rotates at the earliest 7 days after creation (P7D)",
+            ));
         }
         Ok(d)
     }
@@ -518,9 +532,16 @@ impl Tags {
             return Err(invalid(flag, &shown, "tag name must not be empty"));
         }
         if key.chars().count() > 512 {
-            return Err(invalid(flag, &shown, "tag name must be at most 512 characters"));
+            return Err(invalid(
+                flag,
+                &shown,
+                "tag name must be at most 512 characters",
+            ));
         }
-        if let Some(c) = key.chars().find(|c| "<>%&\\?/".contains(*c) || c.is_control()) {
+        if let Some(c) = key
+            .chars()
+            .find(|c| "<>%&\\?/".contains(*c) || c.is_control())
+        {
             return Err(invalid(
                 flag,
                 &shown,
@@ -528,7 +549,11 @@ impl Tags {
             ));
         }
         if value.chars().count() > 256 {
-            return Err(invalid(flag, &shown, "tag value must be at most 256 characters"));
+            return Err(invalid(
+                flag,
+                &shown,
+                "tag value must be at most 256 characters",
+            ));
         }
         Ok(())
     }
@@ -616,7 +641,10 @@ impl RawParams {
     /// content is checked against `schemas/cmek-params.schema.json`, so an unknown
     /// or mistyped key is reported by name.
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::File {
+            path: path.to_path_buf(),
+            message: format!("cannot read the --params file: {e}"),
+        })?;
         let file_err = |message: String| Error::File {
             path: path.to_path_buf(),
             message,
@@ -698,7 +726,9 @@ impl RawParams {
                 };
                 match flag {
                     RawTags::List(l) => merged.extend(l),
-                    RawTags::Map(m) => merged.extend(m.into_iter().map(|(k, v)| format!("{k}={v}"))),
+                    RawTags::Map(m) => {
+                        merged.extend(m.into_iter().map(|(k, v)| format!("{k}={v}")))
+                    }
                 }
                 Some(RawTags::List(merged))
             }
@@ -745,8 +775,10 @@ impl RawParams {
                 ))
             }
         };
-        let sp_object_id =
-            ObjectId::parse("--sp-object-id", &required("--sp-object-id", self.sp_object_id)?)?;
+        let sp_object_id = ObjectId::parse(
+            "--sp-object-id",
+            &required("--sp-object-id", self.sp_object_id)?,
+        )?;
         let officer_object_id = self
             .officer_object_id
             .map(|o| ObjectId::parse("--officer-object-id", &o))
@@ -851,9 +883,17 @@ mod tests {
 
     #[test]
     fn region_display_names_normalise() {
-        assert_eq!(Region::parse("--region", "East US 2").unwrap().as_str(), "eastus2");
-        assert_eq!(Region::parse("--region", "westeurope").unwrap().as_str(), "westeurope");
-        let err = Region::parse("--region", "eastus9").unwrap_err().to_string();
+        assert_eq!(
+            Region::parse("--region", "East US 2").unwrap().as_str(),
+            "eastus2"
+        );
+        assert_eq!(
+            Region::parse("--region", "westeurope").unwrap().as_str(),
+            "westeurope"
+        );
+        let err = Region::parse("--region", "eastus9")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--region") && err.contains("eastus9"), "{err}");
     }
 
@@ -862,14 +902,25 @@ mod tests {
         for ok in ["kv1", "kv-cmek-01", "A23456789012345678901234"] {
             VaultName::parse("--vault-name", ok).unwrap();
         }
-        for bad in ["kv", "1kv", "kv-", "kv--1", "kv_1", "A234567890123456789012345", "kv√1"] {
+        for bad in [
+            "kv",
+            "1kv",
+            "kv-",
+            "kv--1",
+            "kv_1",
+            "A234567890123456789012345",
+            "kv√1",
+        ] {
             assert!(VaultName::parse("--vault-name", bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn key_names_and_join() {
-        assert_eq!(KeyName::join("tidb-cmek", "a1b2c3").unwrap().as_str(), "tidb-cmek-a1b2c3");
+        assert_eq!(
+            KeyName::join("tidb-cmek", "a1b2c3").unwrap().as_str(),
+            "tidb-cmek-a1b2c3"
+        );
         assert!(KeyName::join(&"a".repeat(120), "abcdefg").is_err());
         assert!(KeyName::parse("--key-name", &"a".repeat(127)).is_ok());
         assert!(KeyName::parse("--key-name", "a b").is_err());
@@ -895,7 +946,17 @@ mod tests {
         assert_eq!(d("P1Y").unwrap().to_string(), "P1Y");
         assert_eq!(d("P2W").unwrap().to_string(), "P14D");
         assert_eq!(d("P1Y6M").unwrap().plus_days(90).to_string(), "P1Y6M90D");
-        for bad in ["1Y", "P", "PT5H", "P1D", "P1M1Y", "P1Y1Y", "P1X", "P99999999Y", "P6D"] {
+        for bad in [
+            "1Y",
+            "P",
+            "PT5H",
+            "P1D",
+            "P1M1Y",
+            "P1Y1Y",
+            "P1X",
+            "P99999999Y",
+            "P6D",
+        ] {
             assert!(d(bad).is_err(), "{bad}");
         }
     }
@@ -905,7 +966,13 @@ mod tests {
         IpRange::parse("--allow-ip", "203.0.113.0/24").unwrap();
         IpRange::parse("--allow-ip", "203.0.113.7").unwrap();
         IpRange::parse("--allow-ip", "0.0.0.0/0").unwrap();
-        for bad in ["203.0.113.1/24", "2001:db8::/32", "10.0.0.0/33", "10.0.0", "10.0.0.0/+8"] {
+        for bad in [
+            "203.0.113.1/24",
+            "2001:db8::/32",
+            "10.0.0.0/33",
+            "10.0.0",
+            "10.0.0.0/+8",
+        ] {
             assert!(IpRange::parse("--allow-ip", bad).is_err(), "{bad}");
         }
     }
@@ -942,7 +1009,9 @@ mod tests {
         let merged = file.overlay(flags);
         assert_eq!(merged.key_name, None);
         assert_eq!(merged.key_size, Some(4096));
-        let Some(RawTags::List(tags)) = merged.tag else { panic!("tags lost") };
+        let Some(RawTags::List(tags)) = merged.tag else {
+            panic!("tags lost")
+        };
         assert_eq!(tags, ["a=1", "b=1", "b=2"]);
     }
 }

@@ -218,9 +218,10 @@ pub fn render(req: &RenderRequest) -> Result<Rendered> {
     let hb = registry()?;
     let ctx = context(req);
     let mut out = Vec::with_capacity(3);
-    for ((name, _), definition) in TEMPLATES
-        .iter()
-        .zip(["", "parametersFile", "createUiDefinition"])
+    for ((name, _), definition) in
+        TEMPLATES
+            .iter()
+            .zip(["", "parametersFile", "createUiDefinition"])
     {
         let raw = hb
             .render(name, &ctx)
@@ -279,9 +280,7 @@ pub fn write_files(dir: &Path, rendered: &Rendered, force: bool) -> Result<Vec<P
             use std::os::unix::fs::PermissionsExt as _;
             builder.permissions(std::fs::Permissions::from_mode(0o644));
         }
-        let mut tmp = builder
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, &e))?;
+        let mut tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, &e))?;
         tmp.write_all(content.as_bytes())
             .and_then(|()| tmp.as_file().sync_all())
             .map_err(|e| Error::io(tmp.path(), &e))?;
@@ -298,8 +297,7 @@ pub fn write_files(dir: &Path, rendered: &Rendered, force: bool) -> Result<Vec<P
 /// Quotes `s` for a POSIX shell when it needs it.
 fn shell_quote(s: &str) -> String {
     let safe = !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
     if safe {
         s.to_string()

@@ -106,10 +106,7 @@ fn pin_draft4(schema: &mut Value) {
 /// the body can be checked; each resource is checked against its own schema by
 /// [`AzureSchemas::validate_resource`].
 fn narrow_resource_union(schema: &mut Value) {
-    if let Some(defs) = schema
-        .get_mut("definitions")
-        .and_then(Value::as_object_mut)
-    {
+    if let Some(defs) = schema.get_mut("definitions").and_then(Value::as_object_mut) {
         if defs.contains_key("resource") && defs.contains_key("resourceBase") {
             defs.insert(
                 "resource".into(),

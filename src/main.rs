@@ -114,7 +114,7 @@ fn run_render(args: &RenderArgs) -> anyhow::Result<u8> {
         Some(path) => RawParams::from_file(path)?,
         None => RawParams::default(),
     };
-    let request = file.overlay(args.raw()).validate()?;
+    let request = file.overlay(args.raw())?.validate()?;
     let rendered = render::render(&request)?;
     if args.stdout {
         print!("{}", rendered.template);

@@ -598,6 +598,23 @@ pub enum RawTags {
     List(Vec<String>),
 }
 
+impl RawTags {
+    /// Name to value; in a list, a later entry for the same name wins.
+    pub fn into_pairs(self, flag: &str) -> Result<BTreeMap<String, String>> {
+        match self {
+            RawTags::Map(m) => Ok(m),
+            RawTags::List(list) => {
+                let mut map = BTreeMap::new();
+                for pair in list {
+                    let (k, v) = Tags::parse_pair(flag, &pair)?;
+                    map.insert(k, v);
+                }
+                Ok(map)
+            }
+        }
+    }
+}
+
 /// Render inputs before validation: what a `--params` file holds (snake_case
 /// names of the CLI flags) and what flags give. Merged with flags winning.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -684,7 +701,7 @@ impl RawParams {
 
     /// Overlays `flags` on `self`: each value given by a flag wins; tags merge by
     /// name with the flag's value winning; `--allow-ip` replaces the file's list.
-    pub fn overlay(mut self, flags: RawParams) -> Self {
+    pub fn overlay(mut self, flags: RawParams) -> Result<Self> {
         // A flag naming the key one way overrides a file naming it the other way;
         // likewise for rotation on/off.
         if flags.key_name.is_some() && flags.key_prefix.is_none() {
@@ -720,20 +737,14 @@ impl RawParams {
         self.tag = match (self.tag, flags.tag) {
             (None, t) | (t, None) => t,
             (Some(file), Some(flag)) => {
-                let mut merged = match file {
-                    RawTags::List(l) => l,
-                    RawTags::Map(m) => m.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
-                };
-                match flag {
-                    RawTags::List(l) => merged.extend(l),
-                    RawTags::Map(m) => {
-                        merged.extend(m.into_iter().map(|(k, v)| format!("{k}={v}")))
-                    }
-                }
-                Some(RawTags::List(merged))
+                // Merge as (name, value) pairs: re-joining a table entry into
+                // "name=value" would split wrongly at an '=' inside the name.
+                let mut merged = file.into_pairs("--params tag")?;
+                merged.extend(flag.into_pairs("--tag")?);
+                Some(RawTags::Map(merged))
             }
         };
-        self
+        Ok(self)
     }
 
     /// Validates every input into a [`RenderRequest`]; the first bad value is
@@ -818,18 +829,10 @@ impl RawParams {
             }
             allow_ips.push(range);
         }
-        let mut tag_map = BTreeMap::new();
-        match self.tag {
-            None => {}
-            Some(RawTags::Map(m)) => tag_map = m,
-            Some(RawTags::List(list)) => {
-                // Later entries win: the file's come first, then the flags'.
-                for pair in list {
-                    let (k, v) = Tags::parse_pair("--tag", &pair)?;
-                    tag_map.insert(k, v);
-                }
-            }
-        }
+        let tag_map = match self.tag {
+            None => BTreeMap::new(),
+            Some(tags) => tags.into_pairs("--tag")?,
+        };
         let tags = Tags::from_map("--tag", tag_map)?;
         Ok(RenderRequest {
             region,
@@ -1006,12 +1009,27 @@ mod tests {
             tag: Some(RawTags::List(vec!["b=2".into()])),
             ..Default::default()
         };
-        let merged = file.overlay(flags);
+        let merged = file.overlay(flags).unwrap();
         assert_eq!(merged.key_name, None);
         assert_eq!(merged.key_size, Some(4096));
-        let Some(RawTags::List(tags)) = merged.tag else {
+        let Some(RawTags::Map(tags)) = merged.tag else {
             panic!("tags lost")
         };
-        assert_eq!(tags, ["a=1", "b=1", "b=2"]);
+        let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(tags, [("a", "1"), ("b", "2")]);
+
+        // A table entry whose name holds '=' survives a merge with flag tags.
+        let file = RawParams {
+            tag: Some(RawTags::Map([("a=b".to_string(), "c".to_string())].into())),
+            ..Default::default()
+        };
+        let flags = RawParams {
+            tag: Some(RawTags::List(vec!["d=e".into()])),
+            ..Default::default()
+        };
+        let Some(RawTags::Map(tags)) = file.overlay(flags).unwrap().tag else {
+            panic!("tags lost")
+        };
+        assert_eq!(tags.get("a=b").map(String::as_str), Some("c"));
     }
 }

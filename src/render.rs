@@ -182,32 +182,53 @@ fn context(req: &RenderRequest) -> Value {
     })
 }
 
-/// Checks `value` against the definition `pointer` of the embedded strict
-/// schema (`""` for the root, i.e. the template).
-fn self_check(file: &str, value: &Value, definition: &str) -> Result<()> {
-    let mut schema: Value = serde_json::from_str(TEMPLATE_SCHEMA)
-        .map_err(|e| Error::Internal(format!("cmek-template.schema.json: {e}")))?;
-    if !definition.is_empty() {
-        // In draft-07 a `$ref` makes its siblings ignored: the root then
-        // validates against that definition only.
-        if let Some(obj) = schema.as_object_mut() {
-            obj.insert(
-                "$ref".into(),
-                Value::String(format!("#/definitions/{definition}")),
-            );
-        }
+/// Checks each rendered file against its part of the embedded strict schema:
+/// the root for the template, `definitions/<name>` for the other two.
+///
+/// Compiling the schema is most of a render's time, so it is compiled once:
+/// the schema's root moves to `definitions/template` and a new root validates
+/// `{file name: content}` with each property pointing at its definition.
+fn self_check(files: &[(&str, &Value, &str)]) -> Result<()> {
+    let schema_err =
+        |e: &dyn std::fmt::Display| Error::Internal(format!("cmek-template.schema.json: {e}"));
+    let schema: Value = serde_json::from_str(TEMPLATE_SCHEMA).map_err(|e| schema_err(&e))?;
+    let Value::Object(mut template) = schema else {
+        return Err(schema_err(&"not an object"));
+    };
+    let mut definitions = match template.remove("definitions") {
+        Some(Value::Object(d)) => d,
+        _ => serde_json::Map::new(),
+    };
+    for meta in ["$schema", "$id", "title", "description"] {
+        template.remove(meta);
     }
-    let validator = jsonschema::draft7::new(&schema)
-        .map_err(|e| Error::Internal(format!("cmek-template.schema.json: {e}")))?;
+    definitions.insert("template".into(), Value::Object(template));
+    let mut properties = serde_json::Map::new();
+    let mut instance = serde_json::Map::new();
+    for (file, value, definition) in files {
+        properties.insert(
+            (*file).to_string(),
+            json!({ "$ref": format!("#/definitions/{definition}") }),
+        );
+        instance.insert((*file).to_string(), (*value).clone());
+    }
+    let combined = json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "definitions": definitions,
+        "type": "object",
+        "properties": properties,
+    });
+    let validator = jsonschema::draft7::new(&combined).map_err(|e| schema_err(&e))?;
+    let instance = Value::Object(instance);
     let problems: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| format!("{} at '{}'", e, e.instance_path()))
+        .iter_errors(&instance)
+        .map(|e| format!("{e} at '{}'", e.instance_path()))
         .collect();
     if problems.is_empty() {
         Ok(())
     } else {
         Err(Error::Internal(format!(
-            "rendered {file} fails its self-check: {}",
+            "rendered output fails its self-check: {}",
             problems.join("; ")
         )))
     }
@@ -217,32 +238,35 @@ fn self_check(file: &str, value: &Value, definition: &str) -> Result<()> {
 pub fn render(req: &RenderRequest) -> Result<Rendered> {
     let hb = registry()?;
     let ctx = context(req);
-    let mut out = Vec::with_capacity(3);
-    for ((name, _), definition) in
-        TEMPLATES
-            .iter()
-            .zip(["", "parametersFile", "createUiDefinition"])
-    {
+    let mut values = Vec::with_capacity(3);
+    for (name, _) in TEMPLATES {
         let raw = hb
             .render(name, &ctx)
             .map_err(|e| Error::Internal(format!("rendering {name}: {e}")))?;
         let value: Value = serde_json::from_str(&raw)
             .map_err(|e| Error::Internal(format!("rendered {name} is not JSON: {e}")))?;
-        self_check(name, &value, definition)?;
-        let mut text = serde_json::to_string_pretty(&value)
-            .map_err(|e| Error::Internal(format!("serialising {name}: {e}")))?;
-        text.push('\n');
-        out.push(text);
+        values.push(value);
     }
-    let mut files = out.into_iter();
-    match (files.next(), files.next(), files.next()) {
-        (Some(template), Some(parameters), Some(ui_definition)) => Ok(Rendered {
-            template,
-            parameters,
-            ui_definition,
-        }),
-        _ => Err(Error::Internal("expected three rendered files".into())),
-    }
+    let [template, parameters, ui_definition] = <[Value; 3]>::try_from(values)
+        .map_err(|_| Error::Internal("expected three rendered files".into()))?;
+    self_check(&[
+        (TEMPLATE_FILE, &template, "template"),
+        (PARAMETERS_FILE, &parameters, "parametersFile"),
+        (UI_DEFINITION_FILE, &ui_definition, "createUiDefinition"),
+    ])?;
+    let pretty = |name: &str, value: &Value| {
+        serde_json::to_string_pretty(value)
+            .map(|mut text| {
+                text.push('\n');
+                text
+            })
+            .map_err(|e| Error::Internal(format!("serialising {name}: {e}")))
+    };
+    Ok(Rendered {
+        template: pretty(TEMPLATE_FILE, &template)?,
+        parameters: pretty(PARAMETERS_FILE, &parameters)?,
+        ui_definition: pretty(UI_DEFINITION_FILE, &ui_definition)?,
+    })
 }
 
 /// Writes the three files into `dir` (created if missing). Refuses, before

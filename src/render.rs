@@ -396,3 +396,109 @@ pub fn deploy_instructions(dir: &Path, region: &str, base_url: Option<&str>) -> 
         az_command(dir)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::RawParams;
+
+    fn request() -> RenderRequest {
+        RawParams {
+            region: Some("eastus".into()),
+            vault_name: Some("kv-cmek-01".into()),
+            key_name: Some("tidb-cmek-a1b2c3".into()),
+            sp_object_id: Some("3f2504e0-4f89-41d3-9a0c-0305e82c3301".into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+    }
+
+    #[test]
+    fn escaping_keeps_values_inside_their_string() {
+        assert_eq!(json_escape(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(json_escape("line\n\u{1}"), r"line\n\u0001");
+        assert_eq!(arm_literal("[concat('a')]"), "[[concat('a')]");
+        assert_eq!(arm_literal("[not an expression"), "[not an expression");
+        assert_eq!(arm_literal("plain"), "plain");
+    }
+
+    #[test]
+    fn strict_mode_refuses_a_missing_variable() {
+        let hb = registry().unwrap();
+        let err = hb
+            .render(TEMPLATE_FILE, &json!({"generator_version": "x"}))
+            .unwrap_err();
+        assert!(err.to_string().contains("strict mode"), "{err}");
+    }
+
+    #[test]
+    fn self_check_rejects_output_that_breaks_an_invariant() {
+        let rendered = render(&request()).unwrap();
+        let good: Value = serde_json::from_str(&rendered.template).unwrap();
+        self_check(&[(TEMPLATE_FILE, &good, "template")]).unwrap();
+
+        let mut bad = good.clone();
+        bad["resources"][0]["properties"]["enablePurgeProtection"] = json!(false);
+        let err = self_check(&[(TEMPLATE_FILE, &bad, "template")]).unwrap_err();
+        assert!(
+            err.to_string().contains("/azuredeploy.json/resources/0"),
+            "{err}"
+        );
+
+        let params: Value = serde_json::from_str(&rendered.parameters).unwrap();
+        let mut bad = params.clone();
+        bad["parameters"]["keySize"]["value"] = json!(1024);
+        assert!(self_check(&[(PARAMETERS_FILE, &bad, "parametersFile")]).is_err());
+    }
+
+    #[test]
+    fn writes_are_atomic_and_refuse_to_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let rendered = render(&request()).unwrap();
+        let written = write_files(&out, &rendered, false).unwrap();
+        assert_eq!(written.len(), 3);
+        assert_eq!(
+            std::fs::read_to_string(out.join(TEMPLATE_FILE)).unwrap(),
+            rendered.template
+        );
+
+        std::fs::write(out.join(PARAMETERS_FILE), "mine").unwrap();
+        let err = write_files(&out, &rendered, false).unwrap_err();
+        assert!(err.to_string().contains("--force"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(out.join(PARAMETERS_FILE)).unwrap(),
+            "mine"
+        );
+
+        write_files(&out, &rendered, true).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join(PARAMETERS_FILE)).unwrap(),
+            rendered.parameters
+        );
+        // No temporary files are left behind.
+        let mut names: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [TEMPLATE_FILE, PARAMETERS_FILE, UI_DEFINITION_FILE]);
+    }
+
+    #[test]
+    fn deploy_links_and_command() {
+        assert_eq!(
+            portal_link(
+                "https://example.com/a b/azuredeploy.json",
+                Some("https://example.com/ui.json")
+            ),
+            "https://portal.azure.com/#create/Microsoft.Template/uri/https%3A%2F%2Fexample.com%2Fa%20b%2Fazuredeploy.json/createUIDefinitionUri/https%3A%2F%2Fexample.com%2Fui.json"
+        );
+        assert_eq!(
+            az_command(Path::new("my out")),
+            "az deployment group create --resource-group <resource-group> --template-file 'my out/azuredeploy.json' --parameters '@my out/azuredeploy.parameters.json'"
+        );
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

@@ -57,8 +57,9 @@ impl std::fmt::Display for SchemaViolation {
 pub struct AzureSchemas {
     dir: PathBuf,
     registry: Registry<'static>,
-    /// `(lower-case type, apiVersion)` -> schema URI of its resource definition.
-    resources: HashMap<(String, String), String>,
+    /// `(lower-case type, apiVersion)` -> (type as the schema spells it, schema
+    /// URI of its resource definition).
+    resources: HashMap<(String, String), (String, String)>,
     /// Compiled validators by schema URI (compiling a provider schema is the slow part).
     compiled: Mutex<HashMap<String, Arc<Validator>>>,
 }
@@ -117,7 +118,11 @@ fn narrow_resource_union(schema: &mut Value) {
 }
 
 /// Records every `*resourceDefinitions` entry by its `type` and `apiVersion` enums.
-fn index_resources(uri: &str, schema: &Value, index: &mut HashMap<(String, String), String>) {
+fn index_resources(
+    uri: &str,
+    schema: &Value,
+    index: &mut HashMap<(String, String), (String, String)>,
+) {
     let Some(obj) = schema.as_object() else {
         return;
     };
@@ -142,7 +147,7 @@ fn index_resources(uri: &str, schema: &Value, index: &mut HashMap<(String, Strin
             let key = (ty.to_ascii_lowercase(), api);
             let target = format!("{uri}#/{section}/{name}");
             if section == "resourceDefinitions" || !index.contains_key(&key) {
-                index.insert(key, target);
+                index.insert(key, (ty, target));
             }
         }
     }
@@ -203,19 +208,15 @@ impl AzureSchemas {
     pub fn resource_schema_uri(&self, resource_type: &str, api_version: &str) -> Option<&str> {
         self.resources
             .get(&(resource_type.to_ascii_lowercase(), api_version.to_string()))
-            .map(String::as_str)
+            .map(|(_, uri)| uri.as_str())
     }
 
     /// Every `(type, apiVersion)` with a schema here, sorted.
     pub fn resource_types(&self) -> Vec<(String, String)> {
         let mut all: Vec<(String, String)> = self
             .resources
-            .values()
-            .filter_map(|uri| {
-                let (file, def) = uri.split_once('#')?;
-                let api = file.strip_prefix(SCHEMA_BASE)?.split('/').next()?;
-                Some((def.to_string(), api.to_string()))
-            })
+            .iter()
+            .map(|((_, api), (ty, _))| (ty.clone(), api.clone()))
             .collect();
         all.sort();
         all
@@ -323,7 +324,10 @@ mod tests {
         index_resources("https://x/a.json", &schema, &mut index);
         assert_eq!(
             index.get(&("microsoft.keyvault/vaults/keys".into(), "2026-02-01".into())),
-            Some(&"https://x/a.json#/resourceDefinitions/vaults_keys".to_string())
+            Some(&(
+                "Microsoft.KeyVault/vaults/keys".to_string(),
+                "https://x/a.json#/resourceDefinitions/vaults_keys".to_string()
+            ))
         );
     }
 }

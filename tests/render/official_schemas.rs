@@ -105,6 +105,18 @@ fn official_schemas_report_violations_at_their_pointer() {
         "{v:?}"
     );
 
+    let types = schemas.resource_types();
+    for (ty, api) in [
+        ("Microsoft.KeyVault/vaults", "2026-02-01"),
+        ("Microsoft.KeyVault/vaults/keys", "2023-07-01"),
+        ("Microsoft.Authorization/roleAssignments", "2022-04-01"),
+    ] {
+        assert!(
+            types.contains(&(ty.to_string(), api.to_string())),
+            "{ty}@{api}"
+        );
+    }
+
     let err = schemas
         .validate_resource("Microsoft.KeyVault/vaults", "1999-01-01", &vault)
         .unwrap_err();

@@ -115,6 +115,9 @@ fn run_render(args: &RenderArgs) -> anyhow::Result<u8> {
         None => RawParams::default(),
     };
     let request = file.overlay(args.raw())?.validate()?;
+    if let Some(url) = &args.base_url {
+        render::check_base_url(url)?;
+    }
     let rendered = render::render(&request)?;
     if args.stdout {
         print!("{}", rendered.template);

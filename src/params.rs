@@ -291,14 +291,6 @@ impl KeyType {
             KeyType::RsaHsm => "RSA-HSM",
         }
     }
-
-    /// The vault SKU this key type needs.
-    pub fn vault_sku(self) -> &'static str {
-        match self {
-            KeyType::Rsa => "standard",
-            KeyType::RsaHsm => "premium",
-        }
-    }
 }
 
 /// RSA key size in bits: 2048, 3072 or 4096.

@@ -341,6 +341,22 @@ pub fn az_command(dir: &Path) -> String {
     )
 }
 
+/// Checks a `--base-url`: the portal fetches the files itself, so it must be an
+/// absolute `https://` (or `http://`) URL.
+pub fn check_base_url(url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
+        _ => Err(Error::InvalidInput {
+            flag: "--base-url".into(),
+            value: url.into(),
+            rule: "must be an absolute https:// URL the Azure portal can read".into(),
+        }),
+    }
+}
+
 /// `encodeURIComponent`, as the portal's Deploy-to-Azure links require.
 fn encode_uri_component(s: &str) -> String {
     const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC

@@ -182,13 +182,19 @@ fn context(req: &RenderRequest) -> Value {
     })
 }
 
-/// Checks each rendered file against its part of the embedded strict schema:
-/// the root for the template, `definitions/<name>` for the other two.
-///
-/// Compiling the schema is most of a render's time, so it is compiled once:
-/// the schema's root moves to `definitions/template` and a new root validates
-/// `{file name: content}` with each property pointing at its definition.
-fn self_check(files: &[(&str, &Value, &str)]) -> Result<()> {
+/// Which definition of the strict schema checks which file (`template` is the
+/// schema's own root, moved under `definitions`).
+const SELF_CHECK: [(&str, &str); 3] = [
+    (TEMPLATE_FILE, "template"),
+    (PARAMETERS_FILE, "parametersFile"),
+    (UI_DEFINITION_FILE, "createUiDefinition"),
+];
+
+/// Compiles the self-check: one validator for `{file name: content}`, each
+/// property pointing at its file's definition in the embedded strict schema.
+/// Compiling is a large part of a render's time, so it happens once, and on its
+/// own thread while the templates render.
+fn self_check_validator() -> Result<jsonschema::Validator> {
     let schema_err =
         |e: &dyn std::fmt::Display| Error::Internal(format!("cmek-template.schema.json: {e}"));
     let schema: Value = serde_json::from_str(TEMPLATE_SCHEMA).map_err(|e| schema_err(&e))?;
@@ -203,22 +209,32 @@ fn self_check(files: &[(&str, &Value, &str)]) -> Result<()> {
         template.remove(meta);
     }
     definitions.insert("template".into(), Value::Object(template));
-    let mut properties = serde_json::Map::new();
-    let mut instance = serde_json::Map::new();
-    for (file, value, definition) in files {
-        properties.insert(
-            (*file).to_string(),
-            json!({ "$ref": format!("#/definitions/{definition}") }),
-        );
-        instance.insert((*file).to_string(), (*value).clone());
-    }
+    let properties: serde_json::Map<String, Value> = SELF_CHECK
+        .iter()
+        .map(|(file, def)| {
+            (
+                (*file).to_string(),
+                json!({ "$ref": format!("#/definitions/{def}") }),
+            )
+        })
+        .collect();
     let combined = json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "definitions": definitions,
         "type": "object",
         "properties": properties,
+        "required": SELF_CHECK.iter().map(|(file, _)| *file).collect::<Vec<_>>(),
+        "additionalProperties": false,
     });
-    let validator = jsonschema::draft7::new(&combined).map_err(|e| schema_err(&e))?;
+    jsonschema::draft7::new(&combined).map_err(|e| schema_err(&e))
+}
+
+/// Runs the self-check over the three parsed files; every violation is listed.
+fn self_check(validator: &jsonschema::Validator, files: [(&str, &Value); 3]) -> Result<()> {
+    let instance: serde_json::Map<String, Value> = files
+        .iter()
+        .map(|(file, value)| ((*file).to_string(), (*value).clone()))
+        .collect();
     let instance = Value::Object(instance);
     let problems: Vec<String> = validator
         .iter_errors(&instance)
@@ -234,8 +250,8 @@ fn self_check(files: &[(&str, &Value, &str)]) -> Result<()> {
     }
 }
 
-/// Renders the three files and self-checks them; nothing touches the disk.
-pub fn render(req: &RenderRequest) -> Result<Rendered> {
+/// Renders the three templates and parses each result back.
+fn render_values(req: &RenderRequest) -> Result<[Value; 3]> {
     let hb = registry()?;
     let ctx = context(req);
     let mut values = Vec::with_capacity(3);
@@ -247,13 +263,30 @@ pub fn render(req: &RenderRequest) -> Result<Rendered> {
             .map_err(|e| Error::Internal(format!("rendered {name} is not JSON: {e}")))?;
         values.push(value);
     }
-    let [template, parameters, ui_definition] = <[Value; 3]>::try_from(values)
-        .map_err(|_| Error::Internal("expected three rendered files".into()))?;
-    self_check(&[
-        (TEMPLATE_FILE, &template, "template"),
-        (PARAMETERS_FILE, &parameters, "parametersFile"),
-        (UI_DEFINITION_FILE, &ui_definition, "createUiDefinition"),
-    ])?;
+    <[Value; 3]>::try_from(values)
+        .map_err(|_| Error::Internal("expected three rendered files".into()))
+}
+
+/// Renders the three files and self-checks them; nothing touches the disk.
+pub fn render(req: &RenderRequest) -> Result<Rendered> {
+    let (validator, values) = std::thread::scope(|scope| {
+        let validator = scope.spawn(self_check_validator);
+        let values = render_values(req);
+        let validator = validator
+            .join()
+            .map_err(|_| Error::Internal("self-check compilation panicked".into()))
+            .and_then(|v| v);
+        (validator, values)
+    });
+    let [template, parameters, ui_definition] = values?;
+    self_check(
+        &validator?,
+        [
+            (TEMPLATE_FILE, &template),
+            (PARAMETERS_FILE, &parameters),
+            (UI_DEFINITION_FILE, &ui_definition),
+        ],
+    )?;
     let pretty = |name: &str, value: &Value| {
         serde_json::to_string_pretty(value)
             .map(|mut text| {
@@ -272,7 +305,9 @@ pub fn render(req: &RenderRequest) -> Result<Rendered> {
 /// Writes the three files into `dir` (created if missing). Refuses, before
 /// writing anything, when one exists and `force` is false. Each file is written
 /// to a temporary file in `dir` first; all three are renamed into place only
-/// after all three were written, so no reader ever sees a partial file.
+/// after all three were written, so no reader ever sees a partial file, and an
+/// interrupted run leaves the old files. There is no fsync: it would triple a
+/// render's time, and after a power loss the same inputs re-render the same bytes.
 pub fn write_files(dir: &Path, rendered: &Rendered, force: bool) -> Result<Vec<PathBuf>> {
     if dir.exists() && !dir.is_dir() {
         return Err(Error::File {
@@ -306,7 +341,6 @@ pub fn write_files(dir: &Path, rendered: &Rendered, force: bool) -> Result<Vec<P
         }
         let mut tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, &e))?;
         tmp.write_all(content.as_bytes())
-            .and_then(|()| tmp.as_file().sync_all())
             .map_err(|e| Error::io(tmp.path(), &e))?;
         staged.push((tmp, dir.join(name)));
     }
@@ -451,21 +485,42 @@ mod tests {
     #[test]
     fn self_check_rejects_output_that_breaks_an_invariant() {
         let rendered = render(&request()).unwrap();
-        let good: Value = serde_json::from_str(&rendered.template).unwrap();
-        self_check(&[(TEMPLATE_FILE, &good, "template")]).unwrap();
+        let validator = self_check_validator().unwrap();
+        let template: Value = serde_json::from_str(&rendered.template).unwrap();
+        let params: Value = serde_json::from_str(&rendered.parameters).unwrap();
+        let ui: Value = serde_json::from_str(&rendered.ui_definition).unwrap();
+        let check = |t: &Value, p: &Value, u: &Value| {
+            self_check(
+                &validator,
+                [
+                    (TEMPLATE_FILE, t),
+                    (PARAMETERS_FILE, p),
+                    (UI_DEFINITION_FILE, u),
+                ],
+            )
+        };
+        check(&template, &params, &ui).unwrap();
 
-        let mut bad = good.clone();
+        let mut bad = template.clone();
         bad["resources"][0]["properties"]["enablePurgeProtection"] = json!(false);
-        let err = self_check(&[(TEMPLATE_FILE, &bad, "template")]).unwrap_err();
+        let err = check(&bad, &params, &ui).unwrap_err();
         assert!(
             err.to_string().contains("/azuredeploy.json/resources/0"),
             "{err}"
         );
 
-        let params: Value = serde_json::from_str(&rendered.parameters).unwrap();
         let mut bad = params.clone();
         bad["parameters"]["keySize"]["value"] = json!(1024);
-        assert!(self_check(&[(PARAMETERS_FILE, &bad, "parametersFile")]).is_err());
+        let err = check(&template, &bad, &ui).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("/azuredeploy.parameters.json/parameters/keySize"),
+            "{err}"
+        );
+
+        let mut bad = ui.clone();
+        bad["parameters"]["outputs"]["extra"] = json!("[basics('x')]");
+        assert!(check(&template, &params, &bad).is_err());
     }
 
     #[test]

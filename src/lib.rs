@@ -12,6 +12,8 @@ pub mod check;
 pub mod diag;
 pub mod error;
 pub mod model;
+pub mod params;
+pub mod render;
 pub mod report;
 pub mod rules;
 pub mod validate;

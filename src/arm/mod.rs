@@ -1,6 +1,7 @@
 //! Azure Resource Manager templates: loading with positions, schemas, the
 //! expression language and expansion into concrete resources.
 
+pub mod azure_schemas;
 pub mod expand;
 pub mod json;
 pub mod schema;

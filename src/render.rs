@@ -1,0 +1,575 @@
+//! `cmek-arm render`: the CMEK deployment as ARM JSON from validated inputs.
+//!
+//! Templates (`templates/*.hbs`) are embedded, so an installed binary needs no
+//! files beside it. Handlebars runs in strict mode (a typo in a template is an
+//! error, not an empty string) with JSON string escaping as its escape function,
+//! so no input can break out of a JSON string. The output is parsed back,
+//! re-serialised in one canonical layout (byte-stable), and checked against
+//! `schemas/cmek-template.schema.json` before anything is written.
+
+use crate::error::{Error, Result};
+use crate::params::RenderRequest;
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+};
+use serde_json::{json, Value};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// apiVersion of `Microsoft.KeyVault/vaults` (newest stable with a published ARM schema).
+pub const VAULTS_API_VERSION: &str = "2026-02-01";
+/// apiVersion of `Microsoft.KeyVault/vaults/keys`.
+pub const KEYS_API_VERSION: &str = "2026-02-01";
+/// apiVersion of `Microsoft.Authorization/roleAssignments`.
+pub const ROLE_ASSIGNMENTS_API_VERSION: &str = "2022-04-01";
+/// Days between the scheduled rotation and the expiry of a key version: the
+/// `notify` action 30 days before expiry then fires only when rotation failed.
+pub const EXPIRY_MARGIN_DAYS: u32 = 90;
+
+/// File name of the template.
+pub const TEMPLATE_FILE: &str = "azuredeploy.json";
+/// File name of the parameters file.
+pub const PARAMETERS_FILE: &str = "azuredeploy.parameters.json";
+/// File name of the portal form.
+pub const UI_DEFINITION_FILE: &str = "createUiDefinition.json";
+
+/// The strict schema of what render writes (self-check).
+pub const TEMPLATE_SCHEMA: &str = include_str!("../schemas/cmek-template.schema.json");
+
+const TEMPLATES: [(&str, &str); 3] = [
+    (
+        TEMPLATE_FILE,
+        include_str!("../templates/azuredeploy.json.hbs"),
+    ),
+    (
+        PARAMETERS_FILE,
+        include_str!("../templates/azuredeploy.parameters.json.hbs"),
+    ),
+    (
+        UI_DEFINITION_FILE,
+        include_str!("../templates/createUiDefinition.json.hbs"),
+    ),
+];
+
+/// The three rendered files, each canonical pretty JSON ending in a newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// `azuredeploy.json`.
+    pub template: String,
+    /// `azuredeploy.parameters.json`.
+    pub parameters: String,
+    /// `createUiDefinition.json`.
+    pub ui_definition: String,
+}
+
+impl Rendered {
+    /// `(file name, content)` in writing order.
+    pub fn files(&self) -> [(&'static str, &str); 3] {
+        [
+            (TEMPLATE_FILE, &self.template),
+            (PARAMETERS_FILE, &self.parameters),
+            (UI_DEFINITION_FILE, &self.ui_definition),
+        ]
+    }
+}
+
+/// The content of a JSON string literal for `s`, without the quotes.
+pub fn json_escape(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A literal string as ARM must see it in a template: a string that starts with
+/// `[` and ends with `]` would be evaluated as an expression, so it gets the
+/// documented `[[` escape.
+pub fn arm_literal(s: &str) -> String {
+    if s.starts_with('[') && s.ends_with(']') {
+        format!("[{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Applies [`arm_literal`] to every string inside `v` (object keys are never
+/// evaluated, so they stay as they are).
+fn arm_literals(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(arm_literal(s)),
+        Value::Array(a) => Value::Array(a.iter().map(arm_literals).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), arm_literals(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// `{{json x}}` writes `x` as a complete JSON value; `{{arm_json x}}` does the
+/// same after [`arm_literals`]. Helper output bypasses the escape function, and
+/// serde_json's own serialisation is what makes it safe.
+fn json_helper(
+    h: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let param = h
+        .param(0)
+        .ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
+    let value = if h.name() == "arm_json" {
+        arm_literals(param.value())
+    } else {
+        param.value().clone()
+    };
+    let text = serde_json::to_string(&value)
+        .map_err(|e| RenderErrorReason::Other(format!("json helper: {e}")))?;
+    out.write(&text)?;
+    Ok(())
+}
+
+fn registry() -> Result<Handlebars<'static>> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(json_escape);
+    hb.register_helper("json", Box::new(json_helper));
+    hb.register_helper("arm_json", Box::new(json_helper));
+    for (name, source) in TEMPLATES {
+        hb.register_template_string(name, source)
+            .map_err(|e| Error::Internal(format!("template {name}: {e}")))?;
+    }
+    Ok(hb)
+}
+
+/// The handlebars context: every key always present (strict mode), `null` when
+/// an option is off.
+fn context(req: &RenderRequest) -> Value {
+    let rotation = req.rotation.map(|every| {
+        json!({
+            "every": every.to_string(),
+            "expiry": every.plus_days(EXPIRY_MARGIN_DAYS).to_string(),
+        })
+    });
+    json!({
+        "generator_version": env!("CARGO_PKG_VERSION"),
+        "api": {
+            "vaults": VAULTS_API_VERSION,
+            "keys": KEYS_API_VERSION,
+            "role_assignments": ROLE_ASSIGNMENTS_API_VERSION,
+        },
+        "region": req.region.as_str(),
+        "vault_name": req.vault_name.as_str(),
+        "key_name": req.key_name.as_str(),
+        "key_suffix": req.key_suffix,
+        "sp_object_id": req.sp_object_id.as_str(),
+        "officer_object_id": req.officer_object_id.as_ref().map(|o| o.as_str()),
+        "key_type": req.key_type.as_str(),
+        "key_type_label": match req.key_type {
+            crate::params::KeyType::Rsa => "RSA (software-protected)",
+            crate::params::KeyType::RsaHsm => "RSA-HSM (HSM-protected, premium vault)",
+        },
+        "key_size": req.key_size.bits(),
+        "key_size_label": format!("{} bits", req.key_size.bits()),
+        "rotation": rotation,
+        "retention_days": req.retention_days.days(),
+        "allow_ips": req.allow_ips.iter().map(|ip| ip.as_str()).collect::<Vec<_>>(),
+        "tags": req.tags.as_map(),
+    })
+}
+
+/// Which definition of the strict schema checks which file (`template` is the
+/// schema's own root, moved under `definitions`).
+const SELF_CHECK: [(&str, &str); 3] = [
+    (TEMPLATE_FILE, "template"),
+    (PARAMETERS_FILE, "parametersFile"),
+    (UI_DEFINITION_FILE, "createUiDefinition"),
+];
+
+/// Compiles the self-check: one validator for `{file name: content}`, each
+/// property pointing at its file's definition in the embedded strict schema.
+/// Compiling is a large part of a render's time, so it happens once, and on its
+/// own thread while the templates render.
+fn self_check_validator() -> Result<jsonschema::Validator> {
+    let schema_err =
+        |e: &dyn std::fmt::Display| Error::Internal(format!("cmek-template.schema.json: {e}"));
+    let schema: Value = serde_json::from_str(TEMPLATE_SCHEMA).map_err(|e| schema_err(&e))?;
+    let Value::Object(mut template) = schema else {
+        return Err(schema_err(&"not an object"));
+    };
+    let mut definitions = match template.remove("definitions") {
+        Some(Value::Object(d)) => d,
+        _ => serde_json::Map::new(),
+    };
+    for meta in ["$schema", "$id", "title", "description"] {
+        template.remove(meta);
+    }
+    definitions.insert("template".into(), Value::Object(template));
+    let properties: serde_json::Map<String, Value> = SELF_CHECK
+        .iter()
+        .map(|(file, def)| {
+            (
+                (*file).to_string(),
+                json!({ "$ref": format!("#/definitions/{def}") }),
+            )
+        })
+        .collect();
+    let combined = json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "definitions": definitions,
+        "type": "object",
+        "properties": properties,
+        "required": SELF_CHECK.iter().map(|(file, _)| *file).collect::<Vec<_>>(),
+        "additionalProperties": false,
+    });
+    jsonschema::draft7::new(&combined).map_err(|e| schema_err(&e))
+}
+
+/// Runs the self-check over the three parsed files; every violation is listed.
+fn self_check(validator: &jsonschema::Validator, files: [(&str, &Value); 3]) -> Result<()> {
+    let instance: serde_json::Map<String, Value> = files
+        .iter()
+        .map(|(file, value)| ((*file).to_string(), (*value).clone()))
+        .collect();
+    let instance = Value::Object(instance);
+    let problems: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("{e} at '{}'", e.instance_path()))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Internal(format!(
+            "rendered output fails its self-check: {}",
+            problems.join("; ")
+        )))
+    }
+}
+
+/// Renders the three templates and parses each result back.
+fn render_values(req: &RenderRequest) -> Result<[Value; 3]> {
+    let hb = registry()?;
+    let ctx = context(req);
+    let mut values = Vec::with_capacity(3);
+    for (name, _) in TEMPLATES {
+        let raw = hb
+            .render(name, &ctx)
+            .map_err(|e| Error::Internal(format!("rendering {name}: {e}")))?;
+        let value: Value = serde_json::from_str(&raw)
+            .map_err(|e| Error::Internal(format!("rendered {name} is not JSON: {e}")))?;
+        values.push(value);
+    }
+    <[Value; 3]>::try_from(values)
+        .map_err(|_| Error::Internal("expected three rendered files".into()))
+}
+
+/// Renders the three files and self-checks them; nothing touches the disk.
+pub fn render(req: &RenderRequest) -> Result<Rendered> {
+    let (validator, values) = std::thread::scope(|scope| {
+        let validator = scope.spawn(self_check_validator);
+        let values = render_values(req);
+        let validator = validator
+            .join()
+            .map_err(|_| Error::Internal("self-check compilation panicked".into()))
+            .and_then(|v| v);
+        (validator, values)
+    });
+    let [template, parameters, ui_definition] = values?;
+    self_check(
+        &validator?,
+        [
+            (TEMPLATE_FILE, &template),
+            (PARAMETERS_FILE, &parameters),
+            (UI_DEFINITION_FILE, &ui_definition),
+        ],
+    )?;
+    let pretty = |name: &str, value: &Value| {
+        serde_json::to_string_pretty(value)
+            .map(|mut text| {
+                text.push('\n');
+                text
+            })
+            .map_err(|e| Error::Internal(format!("serialising {name}: {e}")))
+    };
+    Ok(Rendered {
+        template: pretty(TEMPLATE_FILE, &template)?,
+        parameters: pretty(PARAMETERS_FILE, &parameters)?,
+        ui_definition: pretty(UI_DEFINITION_FILE, &ui_definition)?,
+    })
+}
+
+/// Writes the three files into `dir` (created if missing). Refuses, before
+/// writing anything, when one exists and `force` is false. Each file is written
+/// to a temporary file in `dir` first; all three are renamed into place only
+/// after all three were written, so no reader ever sees a partial file, and an
+/// interrupted run leaves the old files. There is no fsync: it would triple a
+/// render's time, and after a power loss the same inputs re-render the same bytes.
+pub fn write_files(dir: &Path, rendered: &Rendered, force: bool) -> Result<Vec<PathBuf>> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::File {
+            path: dir.to_path_buf(),
+            message: "--out must be a directory, but this is a file".into(),
+        });
+    }
+    if !force {
+        for (name, _) in rendered.files() {
+            let path = dir.join(name);
+            if path.exists() {
+                return Err(Error::File {
+                    path,
+                    message: "already exists; pass --force to overwrite it".into(),
+                });
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
+    let mut staged = Vec::with_capacity(3);
+    for (name, content) in rendered.files() {
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        // tempfile creates 0600 files; these are not secrets and are meant to be
+        // shared or uploaded, so give them the usual 0644 (less the umask).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        let mut tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, &e))?;
+        tmp.write_all(content.as_bytes())
+            .map_err(|e| Error::io(tmp.path(), &e))?;
+        staged.push((tmp, dir.join(name)));
+    }
+    let mut written = Vec::with_capacity(3);
+    for (tmp, path) in staged {
+        tmp.persist(&path).map_err(|e| Error::io(&path, &e.error))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Quotes `s` for a POSIX shell when it needs it.
+fn shell_quote(s: &str) -> String {
+    let safe = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if safe {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The `az deployment group create` command for files in `dir`.
+pub fn az_command(dir: &Path) -> String {
+    let template = dir.join(TEMPLATE_FILE);
+    let params = dir.join(PARAMETERS_FILE);
+    format!(
+        "az deployment group create --resource-group <resource-group> --template-file {} --parameters {}",
+        shell_quote(&template.to_string_lossy()),
+        shell_quote(&format!("@{}", params.to_string_lossy())),
+    )
+}
+
+/// Checks a `--base-url`: the portal fetches the files itself, so it must be an
+/// absolute `https://` (or `http://`) URL.
+pub fn check_base_url(url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
+        _ => Err(Error::InvalidInput {
+            flag: "--base-url".into(),
+            value: url.into(),
+            rule: "must be an absolute https:// URL the Azure portal can read".into(),
+        }),
+    }
+}
+
+/// `encodeURIComponent`, as the portal's Deploy-to-Azure links require.
+fn encode_uri_component(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'!')
+        .remove(b'~')
+        .remove(b'*')
+        .remove(b'\'')
+        .remove(b'(')
+        .remove(b')');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
+
+/// The portal's "Deploy to Azure" links for a template (and its form) hosted at
+/// `template_url` (and `ui_url`).
+pub fn portal_link(template_url: &str, ui_url: Option<&str>) -> String {
+    let mut link = format!(
+        "https://portal.azure.com/#create/Microsoft.Template/uri/{}",
+        encode_uri_component(template_url)
+    );
+    if let Some(ui) = ui_url {
+        link.push_str("/createUIDefinitionUri/");
+        link.push_str(&encode_uri_component(ui));
+    }
+    link
+}
+
+/// What to run or open after writing to `dir`: the `az` command and both
+/// portal link forms. With `base_url` (where the files will be hosted) the links
+/// are complete; without it they show where the encoded URLs go.
+pub fn deploy_instructions(dir: &Path, region: &str, base_url: Option<&str>) -> String {
+    let (plain, with_form) = match base_url {
+        Some(base) => {
+            let base = base.trim_end_matches('/');
+            let t = format!("{base}/{TEMPLATE_FILE}");
+            let u = format!("{base}/{UI_DEFINITION_FILE}");
+            (portal_link(&t, None), portal_link(&t, Some(&u)))
+        }
+        None => (
+            "https://portal.azure.com/#create/Microsoft.Template/uri/<encoded URL of azuredeploy.json>".to_string(),
+            "https://portal.azure.com/#create/Microsoft.Template/uri/<encoded URL of azuredeploy.json>/createUIDefinitionUri/<encoded URL of createUiDefinition.json>".to_string(),
+        ),
+    };
+    let hosting = if base_url.is_some() {
+        "Deploy from the portal (after uploading the files to that URL):"
+    } else {
+        "Deploy from the portal: host azuredeploy.json and createUiDefinition.json at a public URL\n(or pass --base-url URL to get complete links), then open"
+    };
+    format!(
+        "Deploy with the Azure CLI (the resource group must exist, e.g. `az group create --name <resource-group> --location {region}`):\n  {}\n\n{hosting}\n  {plain}\nor, with the guided form:\n  {with_form}\n",
+        az_command(dir)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::RawParams;
+
+    fn request() -> RenderRequest {
+        RawParams {
+            region: Some("eastus".into()),
+            vault_name: Some("kv-cmek-01".into()),
+            key_name: Some("tidb-cmek-a1b2c3".into()),
+            sp_object_id: Some("3f2504e0-4f89-41d3-9a0c-0305e82c3301".into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+    }
+
+    #[test]
+    fn escaping_keeps_values_inside_their_string() {
+        assert_eq!(json_escape(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(json_escape("line\n\u{1}"), r"line\n\u0001");
+        assert_eq!(arm_literal("[concat('a')]"), "[[concat('a')]");
+        assert_eq!(arm_literal("[not an expression"), "[not an expression");
+        assert_eq!(arm_literal("plain"), "plain");
+    }
+
+    #[test]
+    fn strict_mode_refuses_a_missing_variable() {
+        let hb = registry().unwrap();
+        let err = hb
+            .render(TEMPLATE_FILE, &json!({"generator_version": "x"}))
+            .unwrap_err();
+        assert!(err.to_string().contains("strict mode"), "{err}");
+    }
+
+    #[test]
+    fn self_check_rejects_output_that_breaks_an_invariant() {
+        let rendered = render(&request()).unwrap();
+        let validator = self_check_validator().unwrap();
+        let template: Value = serde_json::from_str(&rendered.template).unwrap();
+        let params: Value = serde_json::from_str(&rendered.parameters).unwrap();
+        let ui: Value = serde_json::from_str(&rendered.ui_definition).unwrap();
+        let check = |t: &Value, p: &Value, u: &Value| {
+            self_check(
+                &validator,
+                [
+                    (TEMPLATE_FILE, t),
+                    (PARAMETERS_FILE, p),
+                    (UI_DEFINITION_FILE, u),
+                ],
+            )
+        };
+        check(&template, &params, &ui).unwrap();
+
+        let mut bad = template.clone();
+        bad["resources"][0]["properties"]["enablePurgeProtection"] = json!(false);
+        let err = check(&bad, &params, &ui).unwrap_err();
+        assert!(
+            err.to_string().contains("/azuredeploy.json/resources/0"),
+            "{err}"
+        );
+
+        let mut bad = params.clone();
+        bad["parameters"]["keySize"]["value"] = json!(1024);
+        let err = check(&template, &bad, &ui).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("/azuredeploy.parameters.json/parameters/keySize"),
+            "{err}"
+        );
+
+        let mut bad = ui.clone();
+        bad["parameters"]["outputs"]["extra"] = json!("[basics('x')]");
+        assert!(check(&template, &params, &bad).is_err());
+    }
+
+    #[test]
+    fn writes_are_atomic_and_refuse_to_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let rendered = render(&request()).unwrap();
+        let written = write_files(&out, &rendered, false).unwrap();
+        assert_eq!(written.len(), 3);
+        assert_eq!(
+            std::fs::read_to_string(out.join(TEMPLATE_FILE)).unwrap(),
+            rendered.template
+        );
+
+        std::fs::write(out.join(PARAMETERS_FILE), "mine").unwrap();
+        let err = write_files(&out, &rendered, false).unwrap_err();
+        assert!(err.to_string().contains("--force"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(out.join(PARAMETERS_FILE)).unwrap(),
+            "mine"
+        );
+
+        write_files(&out, &rendered, true).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join(PARAMETERS_FILE)).unwrap(),
+            rendered.parameters
+        );
+        // No temporary files are left behind.
+        let mut names: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [TEMPLATE_FILE, PARAMETERS_FILE, UI_DEFINITION_FILE]);
+    }
+
+    #[test]
+    fn deploy_links_and_command() {
+        assert_eq!(
+            portal_link(
+                "https://example.com/a b/azuredeploy.json",
+                Some("https://example.com/ui.json")
+            ),
+            "https://portal.azure.com/#create/Microsoft.Template/uri/https%3A%2F%2Fexample.com%2Fa%20b%2Fazuredeploy.json/createUIDefinitionUri/https%3A%2F%2Fexample.com%2Fui.json"
+        );
+        assert_eq!(
+            az_command(Path::new("my out")),
+            "az deployment group create --resource-group <resource-group> --template-file 'my out/azuredeploy.json' --parameters '@my out/azuredeploy.parameters.json'"
+        );
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

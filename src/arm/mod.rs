@@ -2,4 +2,5 @@
 //! expression language and expansion into concrete resources.
 
 pub mod expand;
+pub mod expr;
 pub mod json;

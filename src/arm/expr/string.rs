@@ -194,10 +194,50 @@ fn decode64(s: &str, f: &str, span: ExprSpan) -> Result<String, Fault> {
 }
 
 /// Parses JSON text into a value (`json()`, `base64ToJson()`).
+///
+/// ARM reads this JSON leniently (Newtonsoft): single-quoted strings, unquoted
+/// property names, comments and trailing commas are accepted.
 pub(super) fn parse_json(text: &str, f: &str, span: ExprSpan) -> Result<Value, Fault> {
-    let json: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Fault::invalid(span, format!("{f}(): not valid JSON: {e}")))?;
-    Ok(Value::from(&json))
+    let options = jsonc_parser::ParseOptions {
+        allow_comments: true,
+        allow_loose_object_property_names: true,
+        allow_trailing_commas: true,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: true,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    };
+    let parsed = jsonc_parser::parse_to_ast(text, &Default::default(), &options)
+        .map_err(|e| Fault::invalid(span, format!("{f}(): not valid JSON: {}", e.kind())))?;
+    Ok(parsed.value.as_ref().map_or(Value::Null, |v| from_ast(v, 0)))
+}
+
+fn from_ast(v: &jsonc_parser::ast::Value<'_>, depth: usize) -> Value {
+    use jsonc_parser::ast::Value as A;
+    if depth > crate::arm::json::MAX_DEPTH {
+        return Value::unknown("JSON nested too deeply");
+    }
+    match v {
+        A::StringLit(s) => Value::String(s.value.to_string()),
+        A::NumberLit(n) => n
+            .value
+            .parse::<i64>()
+            .map(Value::Int)
+            .or_else(|_| n.value.parse::<f64>().map(Value::Float))
+            .unwrap_or(Value::Null),
+        A::BooleanLit(b) => Value::Bool(b.value),
+        A::NullKeyword(_) => Value::Null,
+        A::Array(a) => Value::Array(a.elements.iter().map(|e| from_ast(e, depth + 1)).collect()),
+        A::Object(o) => Value::Object(
+            o.properties
+                .iter()
+                .map(|p| (p.name.as_str().to_string(), from_ast(&p.value, depth + 1)))
+                .collect(),
+        ),
+    }
 }
 
 fn strings(args: &[Value], f: &str, span: ExprSpan) -> Result<Vec<String>, Fault> {

@@ -1,0 +1,10 @@
+//! The expression engine and expansion: golden tables, parser fuzzing, Microsoft's
+//! published function examples, the real-template corpus, hostile input and the
+//! `expand` CLI cases. One binary (linking is slow on shared cores).
+
+#[path = "expr/common.rs"]
+mod common;
+#[path = "expr/examples.rs"]
+mod examples;
+#[path = "expr/golden.rs"]
+mod golden;

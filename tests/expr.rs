@@ -8,3 +8,7 @@ mod common;
 mod examples;
 #[path = "expr/golden.rs"]
 mod golden;
+#[path = "expr/hostile.rs"]
+mod hostile;
+#[path = "expr/corpus.rs"]
+mod corpus;

@@ -86,6 +86,33 @@ const DEPLOYMENTS: &str = "Microsoft.Resources/deployments";
 /// Never fails: problems are findings in [`Expansion::diagnostics`] and the
 /// values concerned are Unknown.
 pub fn expand(template: &Document, parameters: Option<&Document>, ctx: &Context) -> Expansion {
+    // Evaluation recurses (variables referring to variables, JSON nesting, nested
+    // deployments); every depth is limited, and a thread with a known, large stack
+    // makes those limits safe whatever thread the caller runs on (test threads have 2 MiB).
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("cmek-arm-expand".into())
+            .stack_size(EXPAND_STACK)
+            .spawn_scoped(s, || expand_here(template, parameters, ctx))
+            .ok()
+            .and_then(|h| h.join().ok())
+    })
+    .unwrap_or_else(|| {
+        let mut out = Expansion::default();
+        out.diagnostics.push(Diagnostic::new(
+            "ARM004",
+            Level::Error,
+            "the template could not be expanded (internal error; please report it)",
+            Location::File { file: template.file.clone(), pointer: String::new(), span: None },
+        ));
+        out
+    })
+}
+
+/// Stack for the expansion thread (reserved, not committed, until used).
+const EXPAND_STACK: usize = 256 << 20;
+
+fn expand_here(template: &Document, parameters: Option<&Document>, ctx: &Context) -> Expansion {
     let engine = Engine::default();
     let mut out = Expansion::default();
     syntax_pass(&engine, template, &mut out.diagnostics);
@@ -315,7 +342,10 @@ impl<'d> Expander<'d> {
         // Symbolic names first, so scopes and dependsOn can name resources declared later.
         for (pointer, symbol, r) in &decls {
             if let Some(sym) = symbol {
+                // The real expansion below reports any fault; this pass only learns IDs.
+                self.engine.mute(true);
                 let id = self.quick_id(ev, r, pointer);
+                self.engine.mute(false);
                 ev.frame.symbols.borrow_mut().insert(sym.to_ascii_lowercase(), id);
             }
         }
@@ -330,6 +360,13 @@ impl<'d> Expander<'d> {
         }
         let rtype = r.get("type").and_then(Json::as_str).unwrap_or_default();
         let root = Ptr::Root(pointer);
+        // A resource behind a false (or undecidable) condition may have a name that
+        // cannot be evaluated; it is looked at only when it is expanded.
+        if let Some(c) = r.get("condition") {
+            if !matches!(ev.eval_json(c, Ptr::Key(&root, "condition")), Value::Bool(true)) {
+                return Value::unknown("the resource is deployed only under a condition");
+            }
+        }
         let name = r
             .get("name")
             .map_or(Value::Null, |n| ev.eval_json(n, Ptr::Key(&root, "name")));
@@ -356,6 +393,10 @@ impl<'d> Expander<'d> {
             names: Vec::new(),
             symbol: symbol.map(str::to_ascii_lowercase),
         };
+        let existing = obj.get("existing").and_then(Json::as_bool) == Some(true);
+        if existing {
+            self.engine.mute(true);
+        }
         let instances: Vec<Evaluator<'_, '_>> = match obj.get("copy") {
             Some(copy) => {
                 let cp = Ptr::Key(&root, "copy");
@@ -451,7 +492,6 @@ impl<'d> Expander<'d> {
                 depends_on.push(p.id.clone());
             }
             let api_version = body.get("apiVersion").cloned().unwrap_or(Value::Null);
-            let existing = obj.get("existing").and_then(Json::as_bool) == Some(true);
             let properties = body.get("properties").cloned();
             self.resources.push(ExpandedResource {
                 resource_type: resource_type.clone(),
@@ -481,6 +521,9 @@ impl<'d> Expander<'d> {
                     self.resource(&iev, c, &format!("{pointer}/resources/{i}"), None, Some(&me), depth);
                 }
             }
+        }
+        if existing {
+            self.engine.mute(false);
         }
         self.declared.push(declared);
     }

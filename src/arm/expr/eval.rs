@@ -169,6 +169,7 @@ pub struct Engine {
     pub limits: Limits,
     steps: Cell<u64>,
     exhausted: Cell<bool>,
+    muted: Cell<u32>,
     findings: RefCell<Vec<Finding>>,
     // Keyed by the address and length of the JSON string: the template outlives
     // the engine and never changes, so each string is parsed once.
@@ -188,14 +189,24 @@ impl Engine {
             limits,
             steps: Cell::new(0),
             exhausted: Cell::new(false),
+            muted: Cell::new(0),
             findings: RefCell::new(Vec::new()),
             parsed: RefCell::new(HashMap::new()),
         }
     }
 
-    /// Records a finding.
+    /// Records a finding (dropped while muted).
     pub fn report(&self, finding: Finding) {
-        self.findings.borrow_mut().push(finding);
+        if self.muted.get() == 0 {
+            self.findings.borrow_mut().push(finding);
+        }
+    }
+
+    /// Mutes (or unmutes) findings: `existing` resources are only read, and ARM
+    /// evaluates their properties only where they are used.
+    pub fn mute(&self, on: bool) {
+        let n = self.muted.get();
+        self.muted.set(if on { n + 1 } else { n.saturating_sub(1) });
     }
 
     /// Takes the findings recorded so far.
@@ -773,8 +784,11 @@ impl<'e, 't> Evaluator<'e, 't> {
                 format!("parameter '{name}' is not declared"),
             ));
         };
-        if let Some(v) = &slot.provided {
-            return Ok(v.clone());
+        // ARM treats a null value as not given: the defaultValue applies.
+        match &slot.provided {
+            Some(Value::Null) if slot.decl.get("defaultValue").is_some() => {}
+            Some(v) => return Ok(v.clone()),
+            None => {}
         }
         self.memoised(false, &key, c.span, &format!("parameter '{name}'"), |ev| {
             if let Some(d) = slot.decl.get("defaultValue") {

@@ -11,6 +11,7 @@ pub(super) const SIGS: &[(&str, usize, usize)] = &[
     ("pickzones", 3, 5),
     ("providers", 1, 2),
     ("reference", 1, 3),
+    ("roledefinitions", 1, 1),
     ("resourceid", 2, usize::MAX),
     ("subscriptionresourceid", 2, usize::MAX),
     ("tenantresourceid", 2, usize::MAX),
@@ -56,6 +57,7 @@ pub(super) fn call(
         "reference" => Value::unknown("reference() reads a deployed resource"),
         "pickzones" => Value::unknown("pickZones() reads the region's zones from Azure"),
         "providers" => Value::unknown("providers() reads the registered providers from Azure"),
+        "roledefinitions" => Value::unknown("roleDefinitions() reads role definitions from Azure"),
         "resourceid" | "subscriptionresourceid" | "tenantresourceid"
         | "managementgroupresourceid" | "extensionresourceid" => {
             let strs: Vec<&str> = (0..args.len())

@@ -12,3 +12,5 @@ mod golden;
 mod hostile;
 #[path = "expr/corpus.rs"]
 mod corpus;
+#[path = "expr/expansion.rs"]
+mod expansion;

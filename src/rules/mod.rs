@@ -9,6 +9,12 @@ use crate::diag::{Diagnostic, Level};
 
 include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 
+pub mod arm003_expression_syntax;
+pub mod arm004_undefined_reference;
+pub mod arm005_unused_declaration;
+pub mod arm008_nondeterministic_name;
+pub mod arm010_secret_exposure;
+
 /// Where a rule can report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applies {
@@ -74,7 +80,43 @@ impl Rule {
 }
 
 /// Every rule, in ID order.
-pub static RULES: &[Rule] = &[];
+pub static RULES: &[Rule] = &[
+    Rule {
+        id: "ARM003",
+        name: "expression-syntax",
+        level: Level::Error,
+        applies: Applies::Template,
+        check: Check::Engine,
+    },
+    Rule {
+        id: "ARM004",
+        name: "undefined-reference",
+        level: Level::Error,
+        applies: Applies::Template,
+        check: Check::Engine,
+    },
+    Rule {
+        id: "ARM005",
+        name: "unused-declaration",
+        level: Level::Warning,
+        applies: Applies::Template,
+        check: Check::Template(arm005_unused_declaration::check),
+    },
+    Rule {
+        id: "ARM008",
+        name: "nondeterministic-name",
+        level: Level::Error,
+        applies: Applies::Template,
+        check: Check::Template(arm008_nondeterministic_name::check),
+    },
+    Rule {
+        id: "ARM010",
+        name: "secret-exposure",
+        level: Level::Warning,
+        applies: Applies::Template,
+        check: Check::Template(arm010_secret_exposure::check),
+    },
+];
 
 /// Looks a rule up by ID or name, case-insensitively.
 pub fn find(id_or_name: &str) -> Option<&'static Rule> {

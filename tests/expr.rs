@@ -14,3 +14,5 @@ mod hostile;
 mod corpus;
 #[path = "expr/expansion.rs"]
 mod expansion;
+#[path = "expr/rules.rs"]
+mod rules;

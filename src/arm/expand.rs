@@ -232,7 +232,7 @@ fn syntax_pass(engine: &Engine, doc: &Document, diags: &mut Vec<Diagnostic>) {
                             match crate::arm::expr::signature(&c.lname) {
                                 None => bad.push((format!("'{}' is not a template function", c.name), c.name_span)),
                                 Some((lo, hi)) if c.args.len() < lo || c.args.len() > hi => bad.push((
-                                    format!("'{}' cannot take {} argument(s)", c.name, c.args.len()),
+                                    crate::arm::expr::arity_message(&c.name, lo, hi, c.args.len()),
                                     c.span,
                                 )),
                                 _ => {}

@@ -44,6 +44,10 @@ fn is_guid(s: &str) -> bool {
         })
 }
 
+fn is_bare_parameter(e: &Expr) -> bool {
+    matches!(e, Expr::Call(c) if c.namespace.is_none() && c.lname == "parameters")
+}
+
 fn volatile(e: &Expr) -> bool {
     calls_any(e, &|f| f == "newguid" || f == "utcnow")
 }
@@ -97,8 +101,8 @@ pub fn check(input: &TemplateInput<'_>, out: &mut Vec<Diagnostic>) {
         }
         let ok = match (&parsed, expr) {
             (Ok(Parsed::Literal(s)), _) => is_guid(s),
-            // A parameter's value is the caller's; only guid() or parameters can make a GUID.
-            (_, Some(e)) => calls_any(e, &|f| f == "guid" || f == "parameters"),
+            // guid() makes a GUID; a bare parameter is the caller's value (a GUID or not).
+            (_, Some(e)) => calls_any(e, &|f| f == "guid") || is_bare_parameter(e),
             _ => true,
         };
         if !ok {

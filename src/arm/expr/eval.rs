@@ -616,21 +616,9 @@ impl<'e, 't> Evaluator<'e, 't> {
             ));
         };
         if c.args.len() < lo || c.args.len() > hi {
-            let want = if lo == hi {
-                format!("{lo}")
-            } else if hi == usize::MAX {
-                format!("at least {lo}")
-            } else {
-                format!("{lo} to {hi}")
-            };
             return Err(Fault::undefined(
                 c.span,
-                format!(
-                    "'{}' takes {want} argument{}, got {}",
-                    c.name,
-                    if want == "1" { "" } else { "s" },
-                    c.args.len()
-                ),
+                super::arity_message(&c.name, lo, hi, c.args.len()),
             ));
         }
         match c.lname.as_str() {

@@ -46,3 +46,16 @@ pub fn signature(lname: &str) -> Option<(usize, usize)> {
     .find(|(n, _, _)| *n == lname)
     .map(|(_, lo, hi)| (*lo, *hi))
 }
+
+/// The finding for a call with the wrong number of arguments (one wording everywhere).
+pub fn arity_message(name: &str, lo: usize, hi: usize, got: usize) -> String {
+    let want = if lo == hi {
+        format!("{lo}")
+    } else if hi == usize::MAX {
+        format!("at least {lo}")
+    } else {
+        format!("{lo} to {hi}")
+    };
+    let plural = if want == "1" { "" } else { "s" };
+    format!("'{name}' takes {want} argument{plural}, got {got}")
+}

@@ -16,3 +16,8 @@ mod corpus;
 mod expansion;
 #[path = "expr/rules.rs"]
 mod rules;
+
+#[test]
+fn cli_cases() {
+    trycmd::TestCases::new().case("tests/cmd/expand*.toml");
+}

@@ -103,9 +103,8 @@ fn main() -> ExitCode {
 
 fn read_doc(path: &std::path::Path) -> anyhow::Result<cmek_arm::arm::json::Document> {
     let bytes = std::fs::read(path).map_err(|e| cmek_arm::Error::io(path, &e))?;
-    cmek_arm::arm::json::parse(&path.display().to_string(), &bytes).map_err(|e| {
-        cmek_arm::Error::Usage(format!("{e} (ARM001 json-syntax)")).into()
-    })
+    cmek_arm::arm::json::parse(&path.display().to_string(), &bytes)
+        .map_err(|e| cmek_arm::Error::Usage(format!("{e} (ARM001 json-syntax)")).into())
 }
 
 fn run_expand(args: &ExpandArgs) -> anyhow::Result<u8> {

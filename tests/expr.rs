@@ -4,16 +4,16 @@
 
 #[path = "expr/common.rs"]
 mod common;
+#[path = "expr/corpus.rs"]
+mod corpus;
 #[path = "expr/examples.rs"]
 mod examples;
+#[path = "expr/expansion.rs"]
+mod expansion;
 #[path = "expr/golden.rs"]
 mod golden;
 #[path = "expr/hostile.rs"]
 mod hostile;
-#[path = "expr/corpus.rs"]
-mod corpus;
-#[path = "expr/expansion.rs"]
-mod expansion;
 #[path = "expr/rules.rs"]
 mod rules;
 

@@ -103,7 +103,11 @@ pub fn expand(template: &Document, parameters: Option<&Document>, ctx: &Context)
             "ARM004",
             Level::Error,
             "the template could not be expanded (internal error; please report it)",
-            Location::File { file: template.file.clone(), pointer: String::new(), span: None },
+            Location::File {
+                file: template.file.clone(),
+                pointer: String::new(),
+                span: None,
+            },
         ));
         out
     })
@@ -230,18 +234,32 @@ fn syntax_pass(engine: &Engine, doc: &Document, diags: &mut Vec<Diagnostic>) {
                                 return;
                             }
                             match crate::arm::expr::signature(&c.lname) {
-                                None => bad.push((format!("'{}' is not a template function", c.name), c.name_span)),
-                                Some((lo, hi)) if c.args.len() < lo || c.args.len() > hi => bad.push((
-                                    crate::arm::expr::arity_message(&c.name, lo, hi, c.args.len()),
-                                    c.span,
+                                None => bad.push((
+                                    format!("'{}' is not a template function", c.name),
+                                    c.name_span,
                                 )),
+                                Some((lo, hi)) if c.args.len() < lo || c.args.len() > hi => bad
+                                    .push((
+                                        crate::arm::expr::arity_message(
+                                            &c.name,
+                                            lo,
+                                            hi,
+                                            c.args.len(),
+                                        ),
+                                        c.span,
+                                    )),
                                 _ => {}
                             }
                         }
                     });
                     for (message, span) in bad {
                         let pointer = ptr.render();
-                        diags.push(Diagnostic::new("ARM004", Level::Error, message, location(doc, &pointer, Some(span))));
+                        diags.push(Diagnostic::new(
+                            "ARM004",
+                            Level::Error,
+                            message,
+                            location(doc, &pointer, Some(span)),
+                        ));
                     }
                 }
             },
@@ -267,11 +285,17 @@ fn location(doc: &Document, pointer: &str, span: Option<ExprSpan>) -> Location {
     let whole = doc.span(pointer);
     let narrowed = match (whole, span) {
         (Some(w), Some(s)) => {
-            let raw = doc.text.get(w.start + 1..w.end.saturating_sub(1)).unwrap_or_default();
+            let raw = doc
+                .text
+                .get(w.start + 1..w.end.saturating_sub(1))
+                .unwrap_or_default();
             if raw.contains('\\') || s.end > raw.len() {
                 Some(w)
             } else {
-                Some(Span::new(w.start + 1 + s.start, w.start + 1 + s.end.max(s.start)))
+                Some(Span::new(
+                    w.start + 1 + s.start,
+                    w.start + 1 + s.end.max(s.start),
+                ))
             }
         }
         (w, _) => w,
@@ -289,7 +313,12 @@ fn finding_diag(doc: &Document, f: &Finding) -> Diagnostic {
         FaultKind::Invalid => format!("ARM would reject this expression: {}", f.message),
         FaultKind::Limit => format!("limit exceeded: {}", f.message),
     };
-    Diagnostic::new("ARM004", Level::Error, message, location(doc, &f.pointer, f.span))
+    Diagnostic::new(
+        "ARM004",
+        Level::Error,
+        message,
+        location(doc, &f.pointer, f.span),
+    )
 }
 
 /// A resource as declared, for the `dependsOn` check.
@@ -335,7 +364,13 @@ impl<'d> Expander<'d> {
                 .collect(),
             Json::Object(o) => o
                 .iter()
-                .map(|(k, r)| (pointer_push(&format!("{base}/resources"), k), Some(k.as_str()), r))
+                .map(|(k, r)| {
+                    (
+                        pointer_push(&format!("{base}/resources"), k),
+                        Some(k.as_str()),
+                        r,
+                    )
+                })
                 .collect(),
             _ => return,
         };
@@ -346,7 +381,10 @@ impl<'d> Expander<'d> {
                 self.engine.mute(true);
                 let id = self.quick_id(ev, r, pointer);
                 self.engine.mute(false);
-                ev.frame.symbols.borrow_mut().insert(sym.to_ascii_lowercase(), id);
+                ev.frame
+                    .symbols
+                    .borrow_mut()
+                    .insert(sym.to_ascii_lowercase(), id);
             }
         }
         for (pointer, symbol, r) in decls {
@@ -363,7 +401,10 @@ impl<'d> Expander<'d> {
         // A resource behind a false (or undecidable) condition may have a name that
         // cannot be evaluated; it is looked at only when it is expanded.
         if let Some(c) = r.get("condition") {
-            if !matches!(ev.eval_json(c, Ptr::Key(&root, "condition")), Value::Bool(true)) {
+            if !matches!(
+                ev.eval_json(c, Ptr::Key(&root, "condition")),
+                Value::Bool(true)
+            ) {
                 return Value::unknown("the resource is deployed only under a condition");
             }
         }
@@ -418,7 +459,10 @@ impl<'d> Expander<'d> {
                 break;
             }
             if self.resources.len() >= MAX_RESOURCES {
-                self.limit(pointer, format!("expansion stopped at {MAX_RESOURCES} resources"));
+                self.limit(
+                    pointer,
+                    format!("expansion stopped at {MAX_RESOURCES} resources"),
+                );
                 break;
             }
             let condition = match obj.get("condition") {
@@ -448,7 +492,9 @@ impl<'d> Expander<'d> {
             if let Value::String(n) = &name {
                 declared.names.push(n.to_ascii_lowercase());
             }
-            let scope = obj.get("scope").map(|s| iev.eval_json(s, Ptr::Key(&root, "scope")));
+            let scope = obj
+                .get("scope")
+                .map(|s| iev.eval_json(s, Ptr::Key(&root, "scope")));
             let id = match parent {
                 Some(p) if scope.is_none() => child_id(&p.id, &resource_type, &name),
                 _ => resource_id(&iev, &resource_type, &name, scope.as_ref(), r, &root),
@@ -457,7 +503,10 @@ impl<'d> Expander<'d> {
             let mut body = Map::with_capacity(obj.len());
             for (k, v) in obj {
                 let lk = k.to_ascii_lowercase();
-                if matches!(lk.as_str(), "copy" | "condition" | "resources" | "dependson") {
+                if matches!(
+                    lk.as_str(),
+                    "copy" | "condition" | "resources" | "dependson"
+                ) {
                     continue;
                 }
                 let here = Ptr::Key(&root, k);
@@ -506,7 +555,10 @@ impl<'d> Expander<'d> {
             });
             if nested {
                 if depth + 1 > MAX_NESTING {
-                    self.limit(pointer, format!("nested deployments deeper than {MAX_NESTING}"));
+                    self.limit(
+                        pointer,
+                        format!("nested deployments deeper than {MAX_NESTING}"),
+                    );
                 } else {
                     self.nested(&iev, r, pointer, &name, properties.as_ref(), depth + 1);
                 }
@@ -518,7 +570,14 @@ impl<'d> Expander<'d> {
                     id: id.clone(),
                 };
                 for (i, c) in children.iter().enumerate() {
-                    self.resource(&iev, c, &format!("{pointer}/resources/{i}"), None, Some(&me), depth);
+                    self.resource(
+                        &iev,
+                        c,
+                        &format!("{pointer}/resources/{i}"),
+                        None,
+                        Some(&me),
+                        depth,
+                    );
                 }
             }
         }
@@ -575,9 +634,9 @@ impl<'d> Expander<'d> {
             })
             .unwrap_or_default();
         let outer = &ev.frame.scope;
-        let text = |key: &str| match r.get(key) {
-            Some(j) => Some(ev.eval_json(j, Ptr::Key(&Ptr::Root(pointer), key))),
-            None => None,
+        let text = |key: &str| {
+            r.get(key)
+                .map(|j| ev.eval_json(j, Ptr::Key(&Ptr::Root(pointer), key)))
         };
         let mut scope = outer.clone();
         scope.level = level_of(template);
@@ -586,7 +645,9 @@ impl<'d> Expander<'d> {
             scope.resource_group_location = None;
         }
         if let Some(v) = text("resourceGroup") {
-            let same = v.as_str().is_some_and(|g| Some(g) == outer.resource_group.as_deref());
+            let same = v
+                .as_str()
+                .is_some_and(|g| Some(g) == outer.resource_group.as_deref());
             scope.resource_group = v.as_str().map(str::to_string);
             if !same {
                 scope.resource_group_location = None;
@@ -606,7 +667,12 @@ impl<'d> Expander<'d> {
         self.resources_of(&iev, template, &base, depth);
     }
 
-    fn outputs(&self, ev: &Evaluator<'_, '_>, template: &Json, base: &str) -> IndexMap<String, Output> {
+    fn outputs(
+        &self,
+        ev: &Evaluator<'_, '_>,
+        template: &Json,
+        base: &str,
+    ) -> IndexMap<String, Output> {
         let mut out = IndexMap::new();
         let Some(outputs) = template.get("outputs").and_then(Json::as_object) else {
             return out;
@@ -615,11 +681,18 @@ impl<'d> Expander<'d> {
             let pointer = pointer_push(&format!("{base}/outputs"), k);
             let root = Ptr::Root(&pointer);
             if let Some(c) = o.get("condition") {
-                if matches!(ev.eval_json(c, Ptr::Key(&root, "condition")), Value::Bool(false)) {
+                if matches!(
+                    ev.eval_json(c, Ptr::Key(&root, "condition")),
+                    Value::Bool(false)
+                ) {
                     continue;
                 }
             }
-            let output_type = o.get("type").and_then(Json::as_str).unwrap_or_default().to_string();
+            let output_type = o
+                .get("type")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_string();
             let value = if let Some(copy) = o.get("copy") {
                 let cp = Ptr::Key(&root, "copy");
                 let count = copy
@@ -630,14 +703,18 @@ impl<'d> Expander<'d> {
                         let input = copy.get("input").unwrap_or(&Json::Null);
                         Value::Array(
                             (0..n)
-                                .map(|i| ev.with_copy(None, i, true).eval_json(input, Ptr::Key(&cp, "input")))
+                                .map(|i| {
+                                    ev.with_copy(None, i, true)
+                                        .eval_json(input, Ptr::Key(&cp, "input"))
+                                })
                                 .collect(),
                         )
                     }
                     Err(u) => u,
                 }
             } else {
-                o.get("value").map_or(Value::Null, |v| ev.eval_json(v, Ptr::Key(&root, "value")))
+                o.get("value")
+                    .map_or(Value::Null, |v| ev.eval_json(v, Ptr::Key(&root, "value")))
             };
             out.insert(k.clone(), Output { output_type, value });
         }
@@ -655,13 +732,18 @@ impl<'d> Expander<'d> {
             .iter()
             .flat_map(|d| d.names.iter().map(String::as_str))
             .collect();
-        let symbols: HashSet<&str> = declared.iter().filter_map(|d| d.symbol.as_deref()).collect();
+        let symbols: HashSet<&str> = declared
+            .iter()
+            .filter_map(|d| d.symbol.as_deref())
+            .collect();
         let copies: HashSet<String> = self.copy_names();
         for r in &self.resources {
             let Location::File { pointer, .. } = &r.origin else {
                 continue;
             };
-            if let Some(Json::Array(deps)) = json_at(&self.doc.value, pointer).and_then(|j| j.get("dependsOn")) {
+            if let Some(Json::Array(deps)) =
+                json_at(&self.doc.value, pointer).and_then(|j| j.get("dependsOn"))
+            {
                 for (i, d) in deps.iter().enumerate() {
                     let Some(Value::String(v)) = r.depends_on.get(i) else {
                         continue;
@@ -697,7 +779,11 @@ impl<'d> Expander<'d> {
                 _ => Vec::new(),
             };
             for r in items {
-                if let Some(n) = r.get("copy").and_then(|c| c.get("name")).and_then(Json::as_str) {
+                if let Some(n) = r
+                    .get("copy")
+                    .and_then(|c| c.get("name"))
+                    .and_then(Json::as_str)
+                {
                     out.insert(n.to_ascii_lowercase());
                 }
                 collect(r, out);
@@ -732,7 +818,10 @@ fn nested_properties(ev: &Evaluator<'_, '_>, v: &Json, ptr: Ptr<'_>) -> Value {
     let mut out = Map::new();
     for (k, x) in o {
         if k == "template" {
-            out.insert(k.clone(), Value::String("(flattened into resources)".into()));
+            out.insert(
+                k.clone(),
+                Value::String("(flattened into resources)".into()),
+            );
             continue;
         }
         let _ = inner;
@@ -776,7 +865,9 @@ fn resource_id(
     let s = &ev.frame.scope;
     if let Some(scope) = scope {
         let scope_id = match scope {
-            Value::String(sc) if sc.starts_with('/') => Value::String(sc.trim_end_matches('/').to_string()),
+            Value::String(sc) if sc.starts_with('/') => {
+                Value::String(sc.trim_end_matches('/').to_string())
+            }
             Value::String(sc) if sc.contains('/') => rg_id(s).map_or_else(
                 |u| u,
                 |rg| Value::String(format!("{rg}/providers/{}", sc.trim_end_matches('/'))),
@@ -796,26 +887,20 @@ fn resource_id(
             u => u,
         };
     }
-    let explicit = |key: &str| {
-        r.get(key)
-            .map(|j| ev.eval_json(j, Ptr::Key(root, key)))
-    };
+    let explicit = |key: &str| r.get(key).map(|j| ev.eval_json(j, Ptr::Key(root, key)));
     let sub = match explicit("subscriptionId") {
         Some(Value::String(x)) => Ok(x),
         Some(u @ Value::Unknown(_)) => Err(u),
-        _ => s
-            .subscription_id
-            .clone()
-            .ok_or_else(|| Value::unknown("resource ID needs the subscription ID (--subscription-id)")),
+        _ => s.subscription_id.clone().ok_or_else(|| {
+            Value::unknown("resource ID needs the subscription ID (--subscription-id)")
+        }),
     };
     let rg = match explicit("resourceGroup") {
         Some(Value::String(x)) => Some(Ok(x)),
         Some(u @ Value::Unknown(_)) => Some(Err(u)),
-        _ if s.level == "resourceGroup" => Some(
-            s.resource_group
-                .clone()
-                .ok_or_else(|| Value::unknown("resource ID needs the resource group (--resource-group)")),
-        ),
+        _ if s.level == "resourceGroup" => Some(s.resource_group.clone().ok_or_else(|| {
+            Value::unknown("resource ID needs the resource group (--resource-group)")
+        })),
         _ => None,
     };
     match s.level.as_str() {
@@ -825,7 +910,9 @@ fn resource_id(
         _ => match (sub, rg) {
             (Err(u), _) => u,
             (Ok(_), Some(Err(u))) => u,
-            (Ok(sub), Some(Ok(rg))) => Value::String(format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/{path}")),
+            (Ok(sub), Some(Ok(rg))) => Value::String(format!(
+                "/subscriptions/{sub}/resourceGroups/{rg}/providers/{path}"
+            )),
             (Ok(sub), None) => Value::String(format!("/subscriptions/{sub}/providers/{path}")),
         },
     }
@@ -834,8 +921,12 @@ fn resource_id(
 fn rg_id(s: &Scope) -> Result<String, Value> {
     match (&s.subscription_id, &s.resource_group) {
         (Some(sub), Some(rg)) => Ok(format!("/subscriptions/{sub}/resourceGroups/{rg}")),
-        (None, _) => Err(Value::unknown("resource ID needs the subscription ID (--subscription-id)")),
-        (_, None) => Err(Value::unknown("resource ID needs the resource group (--resource-group)")),
+        (None, _) => Err(Value::unknown(
+            "resource ID needs the subscription ID (--subscription-id)",
+        )),
+        (_, None) => Err(Value::unknown(
+            "resource ID needs the resource group (--resource-group)",
+        )),
     }
 }
 

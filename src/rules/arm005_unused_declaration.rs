@@ -61,7 +61,12 @@ fn check_scope(input: &TemplateInput<'_>, template: &Json, base: &str, out: &mut
     }
     let [used_params, used_vars] = &used;
     if !dynamic[0] {
-        for name in template.get("parameters").and_then(Json::as_object).into_iter().flat_map(|m| m.keys()) {
+        for name in template
+            .get("parameters")
+            .and_then(Json::as_object)
+            .into_iter()
+            .flat_map(|m| m.keys())
+        {
             if !used_params.contains(&name.to_ascii_lowercase()) {
                 let pointer = crate::arm::json::pointer_push(&format!("{base}/parameters"), name);
                 out.push(Diagnostic::new(

@@ -58,7 +58,10 @@ pub fn check(input: &TemplateInput<'_>, out: &mut Vec<Diagnostic>) {
     let params = root.get("parameters").and_then(Json::as_object);
     // The default value of a parameter, parsed, when it is an expression.
     let default_expr = |name: &str| -> Option<Expr> {
-        let decl = params?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))?.1;
+        let decl = params?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))?
+            .1;
         match parse_string(decl.get("defaultValue")?.as_str()?) {
             Ok(Parsed::Expr(e)) => Some(e),
             _ => None,

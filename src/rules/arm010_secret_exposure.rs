@@ -46,7 +46,11 @@ pub fn check(input: &TemplateInput<'_>, out: &mut Vec<Diagnostic>) {
         .map(|(k, _)| k.to_ascii_lowercase())
         .collect();
     for (name, decl) in params.into_iter().flatten() {
-        if !decl.get("type").and_then(Json::as_str).is_some_and(is_secure) {
+        if !decl
+            .get("type")
+            .and_then(Json::as_str)
+            .is_some_and(is_secure)
+        {
             continue;
         }
         let literal = match decl.get("defaultValue") {
@@ -60,7 +64,9 @@ pub fn check(input: &TemplateInput<'_>, out: &mut Vec<Diagnostic>) {
             out.push(Diagnostic::new(
                 "ARM010",
                 Level::Warning,
-                format!("secure parameter '{name}' has a literal default value, stored in the template"),
+                format!(
+                    "secure parameter '{name}' has a literal default value, stored in the template"
+                ),
                 input.template.location(&pointer),
             ));
         }
@@ -87,7 +93,9 @@ pub fn check(input: &TemplateInput<'_>, out: &mut Vec<Diagnostic>) {
             out.push(Diagnostic::new(
                 "ARM010",
                 Level::Warning,
-                format!("output '{name}' returns {why}; outputs are readable in the deployment history"),
+                format!(
+                    "output '{name}' returns {why}; outputs are readable in the deployment history"
+                ),
                 input.template.location(&pointer),
             ));
         }

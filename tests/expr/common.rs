@@ -6,11 +6,16 @@ use std::path::PathBuf;
 
 /// `../shared/corpus/<sub>` if present, else `None` after printing why the test skips.
 pub fn corpus(sub: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus").join(sub);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus")
+        .join(sub);
     if dir.is_dir() {
         Some(dir)
     } else {
-        println!("SKIP: {} is absent (the shared corpus is not checked out)", dir.display());
+        println!(
+            "SKIP: {} is absent (the shared corpus is not checked out)",
+            dir.display()
+        );
         None
     }
 }

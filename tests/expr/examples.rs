@@ -10,7 +10,9 @@ use serde_json::Value as Json;
 fn same(a: &Json, b: &Json) -> bool {
     match (a, b) {
         (Json::Number(x), Json::Number(y)) => x.as_f64() == y.as_f64(),
-        (Json::Array(x), Json::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
         (Json::Object(x), Json::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
         }
@@ -23,7 +25,8 @@ fn published_function_examples() {
     let Some(dir) = corpus("arm-function-examples") else {
         return;
     };
-    let index: Json = serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
+    let index: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
     let mut total = 0;
     let mut failures = Vec::new();
     for case in index.as_array().unwrap() {
@@ -38,12 +41,20 @@ fn published_function_examples() {
             }
         }
     }
-    println!("function examples: {} of {total} outputs match", total - failures.len());
+    println!(
+        "function examples: {} of {total} outputs match",
+        total - failures.len()
+    );
     for f in &failures {
         println!("MISMATCH {f}");
     }
     assert_eq!(total, 164, "index.json lists 164 published outputs");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -51,7 +62,8 @@ fn published_example_with_parameters() {
     let Some(dir) = corpus("arm-function-examples/with-parameters") else {
         return;
     };
-    let index: Json = serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
+    let index: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
     let mut checked = 0;
     for case in index.as_array().unwrap() {
         let text = std::fs::read_to_string(dir.join(case["file"].as_str().unwrap())).unwrap();

@@ -22,19 +22,34 @@ fn snapshot(name: &str, value: &serde_json::Value) {
 fn language_version_1_with_parameters_file() {
     let (t, p) = (load("v1.json"), load("v1.parameters.json"));
     let x = expand(&t, Some(&p), &full_context());
-    let names: Vec<String> = x.resources.iter().map(|r| format!("{} {}", r.resource_type, r.name.to_json())).collect();
+    let names: Vec<String> = x
+        .resources
+        .iter()
+        .map(|r| format!("{} {}", r.resource_type, r.name.to_json()))
+        .collect();
     // Copy loop flattened, false condition left out, child and nested resources flattened.
     assert_eq!(x.resources.len(), 9, "{names:#?}");
     assert!(!names.iter().any(|n| n.contains("diagnosticSettings")));
-    let inner = x.resources.iter().find(|r| r.name.as_str() == Some("kv-cmek-2")).unwrap();
+    let inner = x
+        .resources
+        .iter()
+        .find(|r| r.name.as_str() == Some("kv-cmek-2"))
+        .unwrap();
     assert_eq!(
         inner.id.as_str(),
         Some("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/other-rg/providers/Microsoft.KeyVault/vaults/kv-cmek-2")
     );
     // Another resource group: its location is not the outer one's, so unknown.
     assert!(inner.body.get("location").unwrap().is_unknown());
-    let findings: Vec<String> = x.diagnostics.iter().map(|d| format!("{} {}", d.rule, d.message)).collect();
-    assert_eq!(findings, vec!["ARM004 dependsOn 'missingThing' names no resource of this template"]);
+    let findings: Vec<String> = x
+        .diagnostics
+        .iter()
+        .map(|d| format!("{} {}", d.rule, d.message))
+        .collect();
+    assert_eq!(
+        findings,
+        vec!["ARM004 dependsOn 'missingThing' names no resource of this template"]
+    );
     snapshot("expand_v1", &x.to_json());
 }
 
@@ -52,10 +67,16 @@ fn without_context_ids_are_unknown_not_invented() {
     let (t, p) = (load("v1.json"), load("v1.parameters.json"));
     let x = expand(&t, Some(&p), &Context::default());
     for r in &x.resources {
-        let why = r.id.unknown_reason().unwrap_or_else(|| panic!("{} has a known id {:?}", r.resource_type, r.id));
+        let why =
+            r.id.unknown_reason()
+                .unwrap_or_else(|| panic!("{} has a known id {:?}", r.resource_type, r.id));
         assert!(why.contains("--subscription-id"), "{why}");
     }
     // Without the parameters file the required vault name is unknown, with a reason.
     let x = expand(&t, None, &full_context());
-    assert!(x.resources[0].name.unknown_reason().unwrap().contains("vaultName"));
+    assert!(x.resources[0]
+        .name
+        .unknown_reason()
+        .unwrap()
+        .contains("vaultName"));
 }

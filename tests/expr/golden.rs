@@ -137,7 +137,13 @@ fn golden_values() {
             failures.push(format!("{expr}\n   want {want}\n    got {got}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} wrong:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} wrong:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 /// What the context lacks is Unknown with a reason naming the flag; nothing is guessed.
@@ -145,30 +151,46 @@ fn golden_values() {
 fn unknowns_are_explicit_and_propagate() {
     let unknown = |expr: &str| {
         let v = eval(expr);
-        v.get("$unknown").and_then(Json::as_str).map(str::to_string).unwrap_or_else(|| panic!("{expr} gave {v}"))
+        v.get("$unknown")
+            .and_then(Json::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("{expr} gave {v}"))
     };
     assert!(unknown("[subscription().subscriptionId]").contains("--subscription-id"));
     assert!(unknown("[resourceGroup().location]").contains("--resource-group-location"));
     assert!(unknown("[deployer().objectId]").contains("--deployer-object-id"));
-    assert!(unknown("[resourceId('Microsoft.KeyVault/vaults', 'kv')]").contains("--subscription-id"));
+    assert!(
+        unknown("[resourceId('Microsoft.KeyVault/vaults', 'kv')]").contains("--subscription-id")
+    );
     assert!(unknown("[reference('kv').vaultUri]").contains("reference()"));
     assert!(unknown("[listKeys('sa', '2023-01-01').keys[0].value]").contains("listKeys"));
     assert!(unknown("[toUpper(concat(utcNow(), 'x'))]").contains("utcNow"));
     assert!(unknown("[parameters('missing')]").contains("no value"));
     assert!(unknown("[newGuid()]").contains("newGuid"));
     // ... but only where the unknown matters.
-    assert_eq!(eval("[if(true(), 'x', reference('kv').vaultUri)]"), json!("x"));
-    assert_eq!(eval("[and(false(), reference('kv').enabled)]"), json!(false));
+    assert_eq!(
+        eval("[if(true(), 'x', reference('kv').vaultUri)]"),
+        json!("x")
+    );
+    assert_eq!(
+        eval("[and(false(), reference('kv').enabled)]"),
+        json!(false)
+    );
     assert_eq!(eval("[length(createArray(reference('a'), 2))]"), json!(2));
     assert_eq!(eval("[coalesce('set', reference('kv'))]"), json!("set"));
-    assert!(eval("[coalesce(reference('kv'), 'fallback')]").get("$unknown").is_some());
+    assert!(eval("[coalesce(reference('kv'), 'fallback')]")
+        .get("$unknown")
+        .is_some());
     // With the context given, the same expressions are known.
     let ctx = full_context();
     assert_eq!(
         eval_in("[resourceId('Microsoft.KeyVault/vaults', 'kv')]", &ctx),
         json!("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-cmek/providers/Microsoft.KeyVault/vaults/kv")
     );
-    assert_eq!(eval_in("[subscription().tenantId]", &ctx), json!("11111111-1111-1111-1111-111111111111"));
+    assert_eq!(
+        eval_in("[subscription().tenantId]", &ctx),
+        json!("11111111-1111-1111-1111-111111111111")
+    );
     assert_eq!(eval_in("[resourceGroup().location]", &ctx), json!("eastus"));
 }
 
@@ -193,13 +215,25 @@ fn broken_expressions_are_findings() {
         let rules: Vec<&str> = x.diagnostics.iter().map(|d| d.rule).collect();
         if rule == "none" {
             assert!(rules.is_empty(), "{expr}: {rules:?}");
-            assert_eq!(x.outputs["o"].value.to_json(), json!(expr), "not an expression: a literal");
+            assert_eq!(
+                x.outputs["o"].value.to_json(),
+                json!(expr),
+                "not an expression: a literal"
+            );
             continue;
         }
-        assert!(rules.contains(&rule), "{expr}: expected {rule}, got {:?}", x.diagnostics);
+        assert!(
+            rules.contains(&rule),
+            "{expr}: expected {rule}, got {:?}",
+            x.diagnostics
+        );
         let d = x.diagnostics.iter().find(|d| d.rule == rule).unwrap();
         match &d.location {
-            cmek_arm::diag::Location::File { pointer, span: Some(_), .. } => assert_eq!(pointer, "/outputs/o/value"),
+            cmek_arm::diag::Location::File {
+                pointer,
+                span: Some(_),
+                ..
+            } => assert_eq!(pointer, "/outputs/o/value"),
             other => panic!("{expr}: {other:?}"),
         }
     }

@@ -29,7 +29,10 @@ fn template(resources: &str, variables: &str, outputs: &str) -> String {
 }
 
 fn messages(x: &cmek_arm::arm::expand::Expansion) -> Vec<String> {
-    x.diagnostics.iter().map(|d| format!("{} {}", d.rule, d.message)).collect()
+    x.diagnostics
+        .iter()
+        .map(|d| format!("{} {}", d.rule, d.message))
+        .collect()
 }
 
 #[test]
@@ -38,7 +41,11 @@ fn hundred_thousand_nested_parentheses_are_a_syntax_finding() {
     let out = serde_json::json!({"o": {"type": "string", "value": deep}}).to_string();
     let x = expand_text(&template("[]", "{}", &out), None, &Context::default());
     let m = messages(&x);
-    assert!(m.iter().any(|m| m.starts_with("ARM003") && m.contains("nested deeper")), "{m:?}");
+    assert!(
+        m.iter()
+            .any(|m| m.starts_with("ARM003") && m.contains("nested deeper")),
+        "{m:?}"
+    );
     let parens = format!("[{}1{}]", "(".repeat(100_000), ")".repeat(100_000));
     assert!(parse_string(&parens).is_err());
 }
@@ -49,14 +56,26 @@ fn copy_count_of_a_billion_is_a_finding_not_an_allocation() {
                   "location": "eastus", "copy": {"name": "loop", "count": 1000000000}, "properties": {}}]"#;
     let x = expand_text(&template(res, "{}", "{}"), None, &Context::default());
     assert!(x.resources.is_empty());
-    assert!(messages(&x).iter().any(|m| m.contains("copy count 1000000000 is outside 0..800")), "{:?}", messages(&x));
+    assert!(
+        messages(&x)
+            .iter()
+            .any(|m| m.contains("copy count 1000000000 is outside 0..800")),
+        "{:?}",
+        messages(&x)
+    );
     let vars = r#"{"copy": [{"name": "v", "count": 1000000000, "input": "x"}]}"#;
     let out = r#"{"o": {"type": "array", "value": "[variables('v')]"}}"#;
     let x = expand_text(&template("[]", vars, out), None, &Context::default());
     assert!(x.outputs["o"].value.is_unknown());
     let out = r#"{"o": {"type": "array", "value": "[range(0, 1000000000)]"}}"#;
     let x = expand_text(&template("[]", "{}", out), None, &Context::default());
-    assert!(messages(&x).iter().any(|m| m.contains("range() count 1000000000")), "{:?}", messages(&x));
+    assert!(
+        messages(&x)
+            .iter()
+            .any(|m| m.contains("range() count 1000000000")),
+        "{:?}",
+        messages(&x)
+    );
 }
 
 #[test]
@@ -66,8 +85,16 @@ fn self_referencing_variables_are_arm004_not_a_hang() {
     let x = expand_text(&template("[]", vars, out), None, &Context::default());
     assert!(x.outputs["o"].value.is_unknown() && x.outputs["s"].value.is_unknown());
     let m = messages(&x);
-    assert!(m.iter().any(|m| m.starts_with("ARM004") && m.contains("variable 'a' refers to itself")), "{m:?}");
-    assert!(m.iter().any(|m| m.contains("variable 'self' refers to itself")), "{m:?}");
+    assert!(
+        m.iter()
+            .any(|m| m.starts_with("ARM004") && m.contains("variable 'a' refers to itself")),
+        "{m:?}"
+    );
+    assert!(
+        m.iter()
+            .any(|m| m.contains("variable 'self' refers to itself")),
+        "{m:?}"
+    );
 }
 
 #[test]
@@ -76,12 +103,23 @@ fn exponential_strings_hit_the_size_limit() {
     let mut vars = serde_json::Map::new();
     vars.insert("v0".into(), "0123456789abcdef".into());
     for i in 1..=40 {
-        vars.insert(format!("v{i}"), format!("[concat(variables('v{}'), variables('v{}'))]", i - 1, i - 1).into());
+        vars.insert(
+            format!("v{i}"),
+            format!("[concat(variables('v{}'), variables('v{}'))]", i - 1, i - 1).into(),
+        );
     }
     let out = r#"{"o": {"type": "string", "value": "[variables('v40')]"}}"#;
-    let x = expand_text(&template("[]", &serde_json::Value::Object(vars).to_string(), out), None, &Context::default());
+    let x = expand_text(
+        &template("[]", &serde_json::Value::Object(vars).to_string(), out),
+        None,
+        &Context::default(),
+    );
     assert!(x.outputs["o"].value.is_unknown());
-    assert!(messages(&x).iter().any(|m| m.contains("too long a string")), "{:?}", messages(&x));
+    assert!(
+        messages(&x).iter().any(|m| m.contains("too long a string")),
+        "{:?}",
+        messages(&x)
+    );
 }
 
 #[test]
@@ -92,7 +130,15 @@ fn deep_variable_chains_hit_the_nesting_limit() {
         vars.insert(format!("v{i}"), format!("[variables('v{}')]", i - 1).into());
     }
     let out = r#"{"o": {"type": "string", "value": "[variables('v5000')]"}}"#;
-    let x = expand_text(&template("[]", &serde_json::Value::Object(vars).to_string(), out), None, &Context::default());
+    let x = expand_text(
+        &template("[]", &serde_json::Value::Object(vars).to_string(), out),
+        None,
+        &Context::default(),
+    );
     assert!(x.outputs["o"].value.is_unknown());
-    assert!(messages(&x).iter().any(|m| m.contains("nest deeper")), "{:?}", messages(&x));
+    assert!(
+        messages(&x).iter().any(|m| m.contains("nest deeper")),
+        "{:?}",
+        messages(&x)
+    );
 }

@@ -11,12 +11,16 @@ fn render(doc: &json::Document, diags: &[Diagnostic]) -> String {
         .iter()
         .map(|d| {
             let (pointer, (line, col)) = match &d.location {
-                Location::File { pointer, span, .. } => {
-                    (pointer.as_str(), span.map_or((0, 0), |s| line_col(&doc.text, s.start)))
-                }
+                Location::File { pointer, span, .. } => (
+                    pointer.as_str(),
+                    span.map_or((0, 0), |s| line_col(&doc.text, s.start)),
+                ),
                 _ => ("", (0, 0)),
             };
-            format!("{} {} {}:{line}:{col} {pointer}: {}", d.rule, d.level, doc.file, d.message)
+            format!(
+                "{} {} {}:{line}:{col} {pointer}: {}",
+                d.rule, d.level, doc.file, d.message
+            )
         })
         .collect();
     lines.sort();
@@ -25,11 +29,21 @@ fn render(doc: &json::Document, diags: &[Diagnostic]) -> String {
 
 /// Runs the engine and every template rule of `ids` over a fixture.
 fn run(fixture: &str, ids: &[&str]) -> String {
-    let path = format!("{}/tests/fixtures/rules/{fixture}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/rules/{fixture}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let doc = json::parse(fixture, &std::fs::read(path).unwrap()).unwrap();
     let x = expand(&doc, None, &Context::default());
-    let mut diags: Vec<Diagnostic> = x.diagnostics.into_iter().filter(|d| ids.contains(&d.rule)).collect();
-    let input = TemplateInput { template: &doc, parameters: None };
+    let mut diags: Vec<Diagnostic> = x
+        .diagnostics
+        .into_iter()
+        .filter(|d| ids.contains(&d.rule))
+        .collect();
+    let input = TemplateInput {
+        template: &doc,
+        parameters: None,
+    };
     for rule in RULES.iter().filter(|r| ids.contains(&r.id)) {
         if let Check::Template(check) = rule.check {
             check(&input, &mut diags);
@@ -54,21 +68,33 @@ fn arm003_and_arm004() {
 #[test]
 fn arm005_unused_declaration() {
     let text = run("arm005.json", &["ARM005"]);
-    assert!(!text.contains("'used'") && !text.contains("'vaultName'") && !text.contains("'innerUsed'"), "{text}");
+    assert!(
+        !text.contains("'used'") && !text.contains("'vaultName'") && !text.contains("'innerUsed'"),
+        "{text}"
+    );
     snapshot("rule_arm005", &text);
 }
 
 #[test]
 fn arm008_nondeterministic_name() {
     let text = run("arm008.json", &["ARM008"]);
-    assert!(!text.contains("/resources/0/") && !text.contains("/resources/1/"), "{text}");
+    assert!(
+        !text.contains("/resources/0/") && !text.contains("/resources/1/"),
+        "{text}"
+    );
     snapshot("rule_arm008", &text);
 }
 
 #[test]
 fn arm010_secret_exposure() {
     let text = run("arm010.json", &["ARM010"]);
-    assert!(!text.contains("securePassword") && !text.contains("output 'name'"), "{text}");
-    assert!(!text.contains("'emptyDefault' has a literal"), "an empty default is no secret:\n{text}");
+    assert!(
+        !text.contains("securePassword") && !text.contains("output 'name'"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("'emptyDefault' has a literal"),
+        "an empty default is no secret:\n{text}"
+    );
     snapshot("rule_arm010", &text);
 }

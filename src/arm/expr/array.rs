@@ -95,7 +95,9 @@ pub(super) fn call(
                                 break;
                             }
                             Some(false) => {}
-                            None => unknown = Some(Value::unknown("contains() compares unknown values")),
+                            None => {
+                                unknown = Some(Value::unknown("contains() compares unknown values"))
+                            }
                         }
                     }
                     match (found, unknown) {
@@ -122,7 +124,10 @@ pub(super) fn call(
             Some(v) => {
                 return Err(Fault::invalid(
                     span,
-                    format!("empty() takes a string, array or object, not {}", v.type_name()),
+                    format!(
+                        "empty() takes a string, array or object, not {}",
+                        v.type_name()
+                    ),
                 ))
             }
             None => Value::Bool(true),
@@ -141,12 +146,19 @@ pub(super) fn call(
                 }
             }
             Some(Value::String(s)) => {
-                let c = if name == "first" { s.chars().next() } else { s.chars().last() };
+                let c = if name == "first" {
+                    s.chars().next()
+                } else {
+                    s.chars().last()
+                };
                 Value::String(c.map(String::from).unwrap_or_default())
             }
             Some(Value::Null) => Value::Null,
             Some(v) => {
-                return Err(Fault::invalid(span, format!("{f}() takes an array or string, not {}", v.type_name())))
+                return Err(Fault::invalid(
+                    span,
+                    format!("{f}() takes an array or string, not {}", v.type_name()),
+                ))
             }
             None => Value::Null,
         },
@@ -157,7 +169,15 @@ pub(super) fn call(
                 match x {
                     Value::Array(inner) => out.extend(inner.iter().cloned()),
                     Value::Null => {}
-                    v => return Err(Fault::invalid(span, format!("flatten() needs an array of arrays, found {}", v.type_name()))),
+                    v => {
+                        return Err(Fault::invalid(
+                            span,
+                            format!(
+                                "flatten() needs an array of arrays, found {}",
+                                v.type_name()
+                            ),
+                        ))
+                    }
                 }
             }
             Value::Array(out)
@@ -171,13 +191,20 @@ pub(super) fn call(
             } else if name == "tryindexfromend" {
                 Value::Null
             } else {
-                return Err(Fault::invalid(span, format!("indexFromEnd(): {i} is out of range for an array of {len}")));
+                return Err(Fault::invalid(
+                    span,
+                    format!("indexFromEnd(): {i} is out of range for an array of {len}"),
+                ));
             }
         }
         "indexof" | "lastindexof" => match (args.first(), args.get(1)) {
             (Some(Value::String(s)), Some(Value::String(t))) => {
                 let (s, t) = (s.to_lowercase(), t.to_lowercase());
-                let pos = if name == "indexof" { s.find(&t) } else { s.rfind(&t) };
+                let pos = if name == "indexof" {
+                    s.find(&t)
+                } else {
+                    s.rfind(&t)
+                };
                 Value::Int(pos.map_or(-1, |p| s.get(..p).map_or(0, |x| x.chars().count()) as i64))
             }
             (Some(Value::Array(a)), Some(item)) => {
@@ -202,7 +229,12 @@ pub(super) fn call(
                 }
                 result
             }
-            _ => return Err(Fault::invalid(span, format!("{f}() takes (string, string) or (array, value)"))),
+            _ => {
+                return Err(Fault::invalid(
+                    span,
+                    format!("{f}() takes (string, string) or (array, value)"),
+                ))
+            }
         },
         "length" => match args.first() {
             Some(u @ Value::Unknown(_)) => u.clone(),
@@ -211,7 +243,13 @@ pub(super) fn call(
             Some(Value::Object(o)) => Value::Int(o.len() as i64),
             Some(Value::Null) => Value::Int(0),
             Some(v) => {
-                return Err(Fault::invalid(span, format!("length() takes a string, array or object, not {}", v.type_name())))
+                return Err(Fault::invalid(
+                    span,
+                    format!(
+                        "length() takes a string, array or object, not {}",
+                        v.type_name()
+                    ),
+                ))
             }
             None => Value::Int(0),
         },
@@ -220,10 +258,16 @@ pub(super) fn call(
             let count = want_int(&args, 1, f, span)?;
             // ARM's own limits: count 0..=10000 and start + count within int32.
             if !(0..=10_000).contains(&count) {
-                return Err(Fault::limit(span, format!("range() count {count} is outside 0..10000")));
+                return Err(Fault::limit(
+                    span,
+                    format!("range() count {count} is outside 0..10000"),
+                ));
             }
             if start.saturating_add(count) > i64::from(i32::MAX) {
-                return Err(Fault::invalid(span, "range() start + count exceeds 2147483647"));
+                return Err(Fault::invalid(
+                    span,
+                    "range() start + count exceeds 2147483647",
+                ));
             }
             Value::Array((start..start + count).map(Value::Int).collect())
         }
@@ -240,7 +284,12 @@ pub(super) fn call(
                 } else {
                     s.chars().take(n).collect()
                 }),
-                Some(v) => return Err(Fault::invalid(span, format!("{f}() takes an array or string, not {}", v.type_name()))),
+                Some(v) => {
+                    return Err(Fault::invalid(
+                        span,
+                        format!("{f}() takes an array or string, not {}", v.type_name()),
+                    ))
+                }
                 None => Value::Null,
             }
         }

@@ -27,7 +27,11 @@ impl Net {
     }
     fn mask(&self) -> u128 {
         let host = self.bits() - self.prefix;
-        let all = if self.v6 { u128::MAX } else { u128::from(u32::MAX) };
+        let all = if self.v6 {
+            u128::MAX
+        } else {
+            u128::from(u32::MAX)
+        };
         if host >= 128 {
             0
         } else {
@@ -38,7 +42,11 @@ impl Net {
         self.addr & self.mask()
     }
     fn broadcast(&self) -> u128 {
-        let all = if self.v6 { u128::MAX } else { u128::from(u32::MAX) };
+        let all = if self.v6 {
+            u128::MAX
+        } else {
+            u128::from(u32::MAX)
+        };
         self.network() | (all & !self.mask())
     }
     fn show(&self, a: u128) -> String {
@@ -55,8 +63,16 @@ fn parse(s: &str, span: ExprSpan) -> Result<Net, Fault> {
     let (ip, prefix) = s.split_once('/').ok_or_else(bad)?;
     let prefix: u32 = prefix.parse().map_err(|_| bad())?;
     let net = match ip.parse::<IpAddr>().map_err(|_| bad())? {
-        IpAddr::V4(a) => Net { v6: false, addr: u128::from(u32::from(a)), prefix },
-        IpAddr::V6(a) => Net { v6: true, addr: u128::from(a), prefix },
+        IpAddr::V4(a) => Net {
+            v6: false,
+            addr: u128::from(u32::from(a)),
+            prefix,
+        },
+        IpAddr::V6(a) => Net {
+            v6: true,
+            addr: u128::from(a),
+            prefix,
+        },
     };
     if prefix > net.bits() {
         return Err(bad());
@@ -92,12 +108,24 @@ pub(super) fn call(
             let new = want_int(&args, 1, f, span)?;
             let index = want_int(&args, 2, f, span)?;
             if new < i64::from(n.prefix) || new > i64::from(n.bits()) || index < 0 {
-                return Err(Fault::invalid(span, format!("cidrSubnet(): /{new} subnet {index} does not fit in /{}", n.prefix)));
+                return Err(Fault::invalid(
+                    span,
+                    format!(
+                        "cidrSubnet(): /{new} subnet {index} does not fit in /{}",
+                        n.prefix
+                    ),
+                ));
             }
             let new = new as u32;
             let count_bits = new - n.prefix;
             if count_bits < 127 && (index as u128) >= (1u128 << count_bits) {
-                return Err(Fault::invalid(span, format!("cidrSubnet(): index {index} is beyond the {} subnets", 1u128 << count_bits)));
+                return Err(Fault::invalid(
+                    span,
+                    format!(
+                        "cidrSubnet(): index {index} is beyond the {} subnets",
+                        1u128 << count_bits
+                    ),
+                ));
             }
             let host_bits = n.bits() - new;
             let addr = n.network() | ((index as u128).checked_shl(host_bits).unwrap_or(0));
@@ -111,7 +139,12 @@ pub(super) fn call(
             let addr = first.checked_add(u128::try_from(index).unwrap_or(u128::MAX));
             match addr {
                 Some(a) if index >= 0 && a <= last => Value::String(n.show(a)),
-                _ => return Err(Fault::invalid(span, format!("cidrHost(): host {index} is outside the range"))),
+                _ => {
+                    return Err(Fault::invalid(
+                        span,
+                        format!("cidrHost(): host {index} is outside the range"),
+                    ))
+                }
             }
         }
         _ => return Ok(Dispatch::Next(args)),

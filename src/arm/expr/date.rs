@@ -23,11 +23,14 @@ pub(super) fn call(
         "utcnow" => Value::unknown("utcNow() is the time of the deployment"),
         "datetimefromepoch" => {
             let secs = want_int(&args, 0, f, span)?;
-            let t = OffsetDateTime::from_unix_timestamp(secs)
-                .map_err(|_| Fault::invalid(span, format!("dateTimeFromEpoch(): {secs} is out of range")))?;
+            let t = OffsetDateTime::from_unix_timestamp(secs).map_err(|_| {
+                Fault::invalid(span, format!("dateTimeFromEpoch(): {secs} is out of range"))
+            })?;
             Value::String(iso(t))
         }
-        "datetimetoepoch" => Value::Int(parse_time(want_str(&args, 0, f, span)?, span)?.unix_timestamp()),
+        "datetimetoepoch" => {
+            Value::Int(parse_time(want_str(&args, 0, f, span)?, span)?.unix_timestamp())
+        }
         "datetimeadd" => {
             let base = parse_time(want_str(&args, 0, f, span)?, span)?;
             let t = add_duration(base, want_str(&args, 1, f, span)?, span)?;
@@ -83,7 +86,12 @@ fn parse_time(s: &str, span: ExprSpan) -> Result<OffsetDateTime, Fault> {
     if digits.len() == 14 {
         let iso = format!(
             "{}-{}-{}T{}:{}:{}Z",
-            &digits[0..4], &digits[4..6], &digits[6..8], &digits[8..10], &digits[10..12], &digits[12..14]
+            &digits[0..4],
+            &digits[4..6],
+            &digits[6..8],
+            &digits[8..10],
+            &digits[10..12],
+            &digits[12..14]
         );
         if let Ok(t) = OffsetDateTime::parse(&iso, &Rfc3339) {
             return Ok(t);
@@ -95,7 +103,11 @@ fn parse_time(s: &str, span: ExprSpan) -> Result<OffsetDateTime, Fault> {
 }
 
 /// Adds an ISO 8601 duration (`P1Y2M3DT4H5M6S`, `-P1D`, `PT1H`).
-pub(super) fn add_duration(base: OffsetDateTime, d: &str, span: ExprSpan) -> Result<OffsetDateTime, Fault> {
+pub(super) fn add_duration(
+    base: OffsetDateTime,
+    d: &str,
+    span: ExprSpan,
+) -> Result<OffsetDateTime, Fault> {
     let bad = || Fault::invalid(span, format!("'{d}' is not an ISO 8601 duration"));
     let (neg, rest) = match d.strip_prefix('-') {
         Some(r) => (true, r),
@@ -136,7 +148,8 @@ pub(super) fn add_duration(base: OffsetDateTime, d: &str, span: ExprSpan) -> Res
     let year = i32::try_from(total.div_euclid(12)).map_err(|_| bad())?;
     let month = time::Month::try_from((total.rem_euclid(12) + 1) as u8).map_err(|_| bad())?;
     let last = month.length(year);
-    let date = time::Date::from_calendar_date(year, month, base.day().min(last)).map_err(|_| bad())?;
+    let date =
+        time::Date::from_calendar_date(year, month, base.day().min(last)).map_err(|_| bad())?;
     let moved = base.replace_date(date);
     moved.checked_add(Duration::seconds(secs)).ok_or_else(bad)
 }

@@ -23,7 +23,12 @@ fn known(v: &Option<String>, flag: &str) -> Value {
 }
 
 fn obj(pairs: Vec<(&str, Value)>) -> Value {
-    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Map>())
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<Map>(),
+    )
 }
 
 pub(super) fn call(
@@ -44,7 +49,10 @@ pub(super) fn call(
             ("id", sub_path),
             ("subscriptionId", sub),
             ("tenantId", known(&s.tenant_id, "--tenant-id")),
-            ("displayName", Value::unknown("the subscription's display name is read from Azure")),
+            (
+                "displayName",
+                Value::unknown("the subscription's display name is read from Azure"),
+            ),
         ]),
         "resourcegroup" => {
             let rg = known(&s.resource_group, "--resource-group");
@@ -58,11 +66,26 @@ pub(super) fn call(
             obj(vec![
                 ("id", id),
                 ("name", rg),
-                ("type", Value::String("Microsoft.Resources/resourceGroups".into())),
-                ("location", known(&s.resource_group_location, "--resource-group-location")),
+                (
+                    "type",
+                    Value::String("Microsoft.Resources/resourceGroups".into()),
+                ),
+                (
+                    "location",
+                    known(&s.resource_group_location, "--resource-group-location"),
+                ),
                 ("managedBy", Value::unknown("read from Azure")),
-                ("tags", Value::unknown("the resource group's tags are read from Azure")),
-                ("properties", obj(vec![("provisioningState", Value::String("Succeeded".into()))])),
+                (
+                    "tags",
+                    Value::unknown("the resource group's tags are read from Azure"),
+                ),
+                (
+                    "properties",
+                    obj(vec![(
+                        "provisioningState",
+                        Value::String("Succeeded".into()),
+                    )]),
+                ),
             ])
         }
         "tenant" => obj(vec![
@@ -71,20 +94,32 @@ pub(super) fn call(
             ("displayName", Value::unknown("read from Azure")),
         ]),
         "deployer" => obj(vec![
-            ("objectId", known(&s.deployer_object_id, "--deployer-object-id")),
+            (
+                "objectId",
+                known(&s.deployer_object_id, "--deployer-object-id"),
+            ),
             ("tenantId", known(&s.tenant_id, "--tenant-id")),
             ("userPrincipalName", Value::unknown("read from Azure")),
         ]),
         "deployment" => obj(vec![
-            ("name", match &s.deployment_name {
-                Some(n) => Value::String(n.clone()),
-                None => Value::unknown("the deployment name is chosen when deploying"),
-            }),
-            ("properties", obj(vec![(
-                "templateLink",
-                Value::unknown("the template link is known when deploying"),
-            )])),
-            ("location", Value::unknown("the deployment location is chosen when deploying")),
+            (
+                "name",
+                match &s.deployment_name {
+                    Some(n) => Value::String(n.clone()),
+                    None => Value::unknown("the deployment name is chosen when deploying"),
+                },
+            ),
+            (
+                "properties",
+                obj(vec![(
+                    "templateLink",
+                    Value::unknown("the template link is known when deploying"),
+                )]),
+            ),
+            (
+                "location",
+                Value::unknown("the deployment location is chosen when deploying"),
+            ),
         ]),
         "managementgroup" => Value::unknown("management group deployments are not evaluated"),
         "environment" => environment(),

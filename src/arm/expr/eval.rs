@@ -163,6 +163,9 @@ pub struct Finding {
     pub span: Option<ExprSpan>,
 }
 
+/// A parsed expression string (or why it does not parse), shared.
+type ParsedExpr = Rc<Result<Expr, ParseError>>;
+
 /// State shared by every evaluator of one expansion: budget, findings, parse cache.
 pub struct Engine {
     /// The limits in force.
@@ -173,7 +176,7 @@ pub struct Engine {
     findings: RefCell<Vec<Finding>>,
     // Keyed by the address and length of the JSON string: the template outlives
     // the engine and never changes, so each string is parsed once.
-    parsed: RefCell<HashMap<(usize, usize), Rc<Result<Expr, ParseError>>>>,
+    parsed: RefCell<HashMap<(usize, usize), ParsedExpr>>,
 }
 
 impl Default for Engine {
@@ -553,7 +556,10 @@ impl<'e, 't> Evaluator<'e, 't> {
         match self.eval(expr) {
             Ok(v) => v,
             Err(fault) => {
-                if fault.kind != FaultKind::Limit || !self.engine.exhausted() || !self.reported_exhaustion() {
+                if fault.kind != FaultKind::Limit
+                    || !self.engine.exhausted()
+                    || !self.reported_exhaustion()
+                {
                     self.engine.report(Finding {
                         kind: fault.kind,
                         message: fault.message.clone(),
@@ -641,9 +647,25 @@ impl<'e, 't> Evaluator<'e, 't> {
         let args = self.args(c)?;
         let tolerant = matches!(
             c.lname.as_str(),
-            "createarray" | "createobject" | "array" | "not" | "equals" | "empty" | "length"
-                | "contains" | "union" | "concat" | "tryget" | "json" | "string" | "items"
-                | "first" | "last" | "objectkeys" | "shallowmerge" | "filter"
+            "createarray"
+                | "createobject"
+                | "array"
+                | "not"
+                | "equals"
+                | "empty"
+                | "length"
+                | "contains"
+                | "union"
+                | "concat"
+                | "tryget"
+                | "json"
+                | "string"
+                | "items"
+                | "first"
+                | "last"
+                | "objectkeys"
+                | "shallowmerge"
+                | "filter"
         );
         if !tolerant {
             if let Some(u) = args.iter().find(|a| a.is_unknown()) {
@@ -657,7 +679,8 @@ impl<'e, 't> Evaluator<'e, 't> {
             Dispatch::Done(v) => v,
             Dispatch::Next(args) => match super::array::call(self, name, &c.name, args, span)? {
                 Dispatch::Done(v) => v,
-                Dispatch::Next(args) => match super::object::call(self, name, &c.name, args, span)? {
+                Dispatch::Next(args) => match super::object::call(self, name, &c.name, args, span)?
+                {
                     Dispatch::Done(v) => v,
                     Dispatch::Next(args) => {
                         match super::logic::call(self, name, &c.name, args, span)? {
@@ -665,7 +688,9 @@ impl<'e, 't> Evaluator<'e, 't> {
                             Dispatch::Next(args) => {
                                 match super::numeric::call(self, name, &c.name, args, span)? {
                                     Dispatch::Done(v) => v,
-                                    Dispatch::Next(args) => self.call_rest(name, &c.name, args, span)?,
+                                    Dispatch::Next(args) => {
+                                        self.call_rest(name, &c.name, args, span)?
+                                    }
                                 }
                             }
                         }
@@ -808,14 +833,20 @@ impl<'e, 't> Evaluator<'e, 't> {
                 format!("variable '{name}' is not declared"),
             ));
         };
-        self.memoised(true, &key, c.span, &format!("variable '{name}'"), |ev| match slot {
-            VarSlot::Plain(json, pointer) => ev.eval_json(json, Ptr::Root(pointer)),
-            VarSlot::Copy(l, pointer) => {
-                let copy_ptr = Ptr::Root(pointer);
-                ev.property_copy(l, copy_ptr)
-                    .map_or(Value::Null, |(_, v)| v)
-            }
-        })
+        self.memoised(
+            true,
+            &key,
+            c.span,
+            &format!("variable '{name}'"),
+            |ev| match slot {
+                VarSlot::Plain(json, pointer) => ev.eval_json(json, Ptr::Root(pointer)),
+                VarSlot::Copy(l, pointer) => {
+                    let copy_ptr = Ptr::Root(pointer);
+                    ev.property_copy(l, copy_ptr)
+                        .map_or(Value::Null, |(_, v)| v)
+                }
+            },
+        )
     }
 
     fn memoised(
@@ -838,9 +869,15 @@ impl<'e, 't> Evaluator<'e, 't> {
             None => {}
         }
         let inner = self.enter(span)?;
-        self.frame.memo.borrow_mut().insert(mkey.clone(), Memo::Busy);
+        self.frame
+            .memo
+            .borrow_mut()
+            .insert(mkey.clone(), Memo::Busy);
         let v = compute(&inner);
-        self.frame.memo.borrow_mut().insert(mkey, Memo::Done(v.clone()));
+        self.frame
+            .memo
+            .borrow_mut()
+            .insert(mkey, Memo::Done(v.clone()));
         Ok(v)
     }
 
@@ -851,7 +888,12 @@ impl<'e, 't> Evaluator<'e, 't> {
             [Value::String(n)] => (Some(n.to_ascii_lowercase()), 0),
             [Value::String(n), o] => (Some(n.to_ascii_lowercase()), o.as_i64().unwrap_or(0)),
             [o] => (None, o.as_i64().unwrap_or(0)),
-            _ => return Err(Fault::invalid(c.span, "copyIndex() takes (loopName?, offset?)")),
+            _ => {
+                return Err(Fault::invalid(
+                    c.span,
+                    "copyIndex() takes (loopName?, offset?)",
+                ))
+            }
         };
         let found = match &name {
             None => self.copies.iter().rev().find(|l| l.resource),
@@ -881,30 +923,47 @@ impl<'e, 't> Evaluator<'e, 't> {
             .rev()
             .find(|(n, _)| *n == key)
             .map(|(_, v)| v.clone())
-            .ok_or_else(|| Fault::undefined(c.span, format!("lambda variable '{name}' is not defined here")))
+            .ok_or_else(|| {
+                Fault::undefined(
+                    c.span,
+                    format!("lambda variable '{name}' is not defined here"),
+                )
+            })
     }
 
     /// Reads a `lambda(...)` argument.
     pub fn lambda<'x>(&self, e: &'x Expr, want: usize, fname: &str) -> Result<Lambda<'x>, Fault> {
         let Expr::Call(c) = e else {
-            return Err(Fault::invalid(e.span(), format!("{fname}() needs a lambda() argument")));
+            return Err(Fault::invalid(
+                e.span(),
+                format!("{fname}() needs a lambda() argument"),
+            ));
         };
         if c.lname != "lambda" || c.args.len() < 2 {
-            return Err(Fault::invalid(e.span(), format!("{fname}() needs a lambda() argument")));
+            return Err(Fault::invalid(
+                e.span(),
+                format!("{fname}() needs a lambda() argument"),
+            ));
         }
-        let (body, names) = c.args.split_last().ok_or_else(|| Fault::invalid(c.span, "empty lambda"))?;
+        let (body, names) = c
+            .args
+            .split_last()
+            .ok_or_else(|| Fault::invalid(c.span, "empty lambda"))?;
         let params = names
             .iter()
             .map(|n| {
-                n.as_str()
-                    .map(str::to_ascii_lowercase)
-                    .ok_or_else(|| Fault::invalid(n.span(), "lambda parameter names must be string literals"))
+                n.as_str().map(str::to_ascii_lowercase).ok_or_else(|| {
+                    Fault::invalid(n.span(), "lambda parameter names must be string literals")
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         if params.is_empty() || params.len() > want {
             return Err(Fault::invalid(
                 c.span,
-                format!("the lambda of {fname}() takes at most {want} parameter(s), got {}", params.len()),
+                format!(
+                    "the lambda of {fname}() takes at most {want} parameter(s), got {}",
+                    params.len()
+                ),
             ));
         }
         Ok(Lambda { params, body })
@@ -930,7 +989,11 @@ impl<'e, 't> Evaluator<'e, 't> {
         let declared: Vec<&str> = def
             .get("parameters")
             .and_then(Json::as_array)
-            .map(|ps| ps.iter().filter_map(|p| p.get("name").and_then(Json::as_str)).collect())
+            .map(|ps| {
+                ps.iter()
+                    .filter_map(|p| p.get("name").and_then(Json::as_str))
+                    .collect()
+            })
             .unwrap_or_default();
         if declared.len() != c.args.len() {
             return Err(Fault::undefined(
@@ -953,7 +1016,10 @@ impl<'e, 't> Evaluator<'e, 't> {
                 .collect(),
         ));
         let Some(body) = def.get("output").and_then(|o| o.get("value")) else {
-            return Err(Fault::invalid(c.span, format!("'{ns}.{}' has no output value", c.name)));
+            return Err(Fault::invalid(
+                c.span,
+                format!("'{ns}.{}' has no output value", c.name),
+            ));
         };
         let root = format!("{pointer}/output");
         Ok(inner.eval_json(body, Ptr::Key(&Ptr::Root(&root), "value")))
@@ -970,9 +1036,9 @@ pub enum Dispatch {
 
 fn is_property_copy(loops: &[Json]) -> bool {
     !loops.is_empty()
-        && loops.iter().all(|l| {
-            l.get("name").is_some_and(Json::is_string) && l.get("input").is_some()
-        })
+        && loops
+            .iter()
+            .all(|l| l.get("name").is_some_and(Json::is_string) && l.get("input").is_some())
 }
 
 /// `base.name`: case-insensitive property access.
@@ -984,7 +1050,10 @@ pub fn property(base: Value, name: &str, span: ExprSpan) -> R {
                 return Ok(v);
             }
             match map.iter().position(|(k, _)| k.eq_ignore_ascii_case(name)) {
-                Some(i) => Ok(map.swap_remove_index(i).map(|(_, v)| v).unwrap_or(Value::Null)),
+                Some(i) => Ok(map
+                    .swap_remove_index(i)
+                    .map(|(_, v)| v)
+                    .unwrap_or(Value::Null)),
                 None => Err(Fault::invalid(
                     span,
                     format!("the object has no property '{name}'"),
@@ -1005,7 +1074,10 @@ pub fn index_value(base: Value, index: &Value, span: ExprSpan) -> R {
         (_, i @ Value::Unknown(_)) => Ok(i.clone()),
         (Value::Array(mut a), i) => {
             let Some(i) = i.as_i64() else {
-                return Err(Fault::invalid(span, format!("array index must be an integer, not {}", i.type_name())));
+                return Err(Fault::invalid(
+                    span,
+                    format!("array index must be an integer, not {}", i.type_name()),
+                ));
             };
             let len = a.len();
             if i < 0 || i as usize >= len {
@@ -1059,14 +1131,26 @@ pub fn to_arm_string(v: &Value) -> String {
 }
 
 /// The `i`th argument as a string.
-pub fn want_str<'v>(args: &'v [Value], i: usize, f: &str, span: ExprSpan) -> Result<&'v str, Fault> {
+pub fn want_str<'v>(
+    args: &'v [Value],
+    i: usize,
+    f: &str,
+    span: ExprSpan,
+) -> Result<&'v str, Fault> {
     match args.get(i) {
         Some(Value::String(s)) => Ok(s),
         Some(v) => Err(Fault::invalid(
             span,
-            format!("argument {} of {f}() must be a string, not {}", i + 1, v.type_name()),
+            format!(
+                "argument {} of {f}() must be a string, not {}",
+                i + 1,
+                v.type_name()
+            ),
         )),
-        None => Err(Fault::invalid(span, format!("{f}() is missing argument {}", i + 1))),
+        None => Err(Fault::invalid(
+            span,
+            format!("{f}() is missing argument {}", i + 1),
+        )),
     }
 }
 
@@ -1076,33 +1160,64 @@ pub fn want_int(args: &[Value], i: usize, f: &str, span: ExprSpan) -> Result<i64
         Some(v) => v.as_i64().ok_or_else(|| {
             Fault::invalid(
                 span,
-                format!("argument {} of {f}() must be an integer, not {}", i + 1, v.type_name()),
+                format!(
+                    "argument {} of {f}() must be an integer, not {}",
+                    i + 1,
+                    v.type_name()
+                ),
             )
         }),
-        None => Err(Fault::invalid(span, format!("{f}() is missing argument {}", i + 1))),
+        None => Err(Fault::invalid(
+            span,
+            format!("{f}() is missing argument {}", i + 1),
+        )),
     }
 }
 
 /// The `i`th argument as an array.
-pub fn want_array<'v>(args: &'v [Value], i: usize, f: &str, span: ExprSpan) -> Result<&'v Vec<Value>, Fault> {
+pub fn want_array<'v>(
+    args: &'v [Value],
+    i: usize,
+    f: &str,
+    span: ExprSpan,
+) -> Result<&'v Vec<Value>, Fault> {
     match args.get(i) {
         Some(Value::Array(a)) => Ok(a),
         Some(v) => Err(Fault::invalid(
             span,
-            format!("argument {} of {f}() must be an array, not {}", i + 1, v.type_name()),
+            format!(
+                "argument {} of {f}() must be an array, not {}",
+                i + 1,
+                v.type_name()
+            ),
         )),
-        None => Err(Fault::invalid(span, format!("{f}() is missing argument {}", i + 1))),
+        None => Err(Fault::invalid(
+            span,
+            format!("{f}() is missing argument {}", i + 1),
+        )),
     }
 }
 
 /// The `i`th argument as an object.
-pub fn want_object<'v>(args: &'v [Value], i: usize, f: &str, span: ExprSpan) -> Result<&'v Map, Fault> {
+pub fn want_object<'v>(
+    args: &'v [Value],
+    i: usize,
+    f: &str,
+    span: ExprSpan,
+) -> Result<&'v Map, Fault> {
     match args.get(i) {
         Some(Value::Object(o)) => Ok(o),
         Some(v) => Err(Fault::invalid(
             span,
-            format!("argument {} of {f}() must be an object, not {}", i + 1, v.type_name()),
+            format!(
+                "argument {} of {f}() must be an object, not {}",
+                i + 1,
+                v.type_name()
+            ),
         )),
-        None => Err(Fault::invalid(span, format!("{f}() is missing argument {}", i + 1))),
+        None => Err(Fault::invalid(
+            span,
+            format!("{f}() is missing argument {}", i + 1),
+        )),
     }
 }

@@ -18,7 +18,10 @@ pub(super) const SIGS: &[(&str, usize, usize)] = &[
 
 fn array_arg(ev: &Evaluator<'_, '_>, c: &Call) -> Result<Result<Vec<Value>, Value>, Fault> {
     let Some(first) = c.args.first() else {
-        return Err(Fault::invalid(c.span, format!("{}() needs an array", c.name)));
+        return Err(Fault::invalid(
+            c.span,
+            format!("{}() needs an array", c.name),
+        ));
     };
     match ev.eval(first)? {
         Value::Array(a) => Ok(Ok(a)),
@@ -50,7 +53,11 @@ fn truthy(v: &Value, c: &Call) -> Result<Option<bool>, Fault> {
         Value::Unknown(_) => Ok(None),
         v => Err(Fault::invalid(
             c.span,
-            format!("the lambda of {}() must return a boolean, not {}", c.name, v.type_name()),
+            format!(
+                "the lambda of {}() must return a boolean, not {}",
+                c.name,
+                v.type_name()
+            ),
         )),
     }
 }
@@ -63,7 +70,12 @@ pub(super) fn call(ev: &Evaluator<'_, '_>, c: &Call) -> R {
         let obj = match ev.eval(first)? {
             Value::Object(o) => o,
             u @ Value::Unknown(_) => return Ok(u),
-            v => return Err(Fault::invalid(first.span(), format!("mapValues() needs an object, not {}", v.type_name()))),
+            v => {
+                return Err(Fault::invalid(
+                    first.span(),
+                    format!("mapValues() needs an object, not {}", v.type_name()),
+                ))
+            }
         };
         let l = lambda_at(ev, c, 1, 1)?;
         let mut out = Map::with_capacity(obj.len());
@@ -142,7 +154,12 @@ pub(super) fn call(ev: &Evaluator<'_, '_>, c: &Call) -> R {
                 let k = match k {
                     Value::String(s) => s,
                     u @ Value::Unknown(_) => return Ok(u),
-                    v => return Err(Fault::invalid(c.span, format!("toObject() keys must be strings, not {}", v.type_name()))),
+                    v => {
+                        return Err(Fault::invalid(
+                            c.span,
+                            format!("toObject() keys must be strings, not {}", v.type_name()),
+                        ))
+                    }
                 };
                 let v = match &value {
                     Some(l) => ev.apply(l, &[x])?,

@@ -122,7 +122,11 @@ pub fn tokenize(src: &str, start: usize, end: usize) -> Result<Vec<Token>, LexEr
         if c.is_ascii_digit() || c == b'-' || c == b'.' {
             let s = i;
             i += 1;
-            while i < end && bytes.get(i).is_some_and(|b| b.is_ascii_digit() || *b == b'.') {
+            while i < end
+                && bytes
+                    .get(i)
+                    .is_some_and(|b| b.is_ascii_digit() || *b == b'.')
+            {
                 i += 1;
             }
             let text = src.get(s..i).unwrap_or_default();
@@ -137,7 +141,11 @@ pub fn tokenize(src: &str, start: usize, end: usize) -> Result<Vec<Token>, LexEr
                     at: s,
                 });
             };
-            out.push(Token { tok, start: s, end: i });
+            out.push(Token {
+                tok,
+                start: s,
+                end: i,
+            });
             continue;
         }
         if c.is_ascii_alphabetic() || c == b'_' || c == b'$' {

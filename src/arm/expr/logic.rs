@@ -28,7 +28,9 @@ pub(super) const SIGS: &[(&str, usize, usize)] = &[
 pub fn equal(a: &Value, b: &Value) -> Option<bool> {
     match (a, b) {
         (Value::Unknown(_), _) | (_, Value::Unknown(_)) => None,
-        (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => Some((*x as f64) == *y),
+        (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => {
+            Some((*x as f64) == *y)
+        }
         (Value::Array(x), Value::Array(y)) => {
             if x.len() != y.len() {
                 return Some(false);
@@ -81,7 +83,8 @@ fn truth(v: &Value, f: &str, span: ExprSpan) -> Result<Option<bool>, Fault> {
 pub(super) fn lazy(ev: &Evaluator<'_, '_>, c: &Call) -> R {
     match c.lname.as_str() {
         "if" => {
-            let (Some(cond), Some(a), Some(b)) = (c.args.first(), c.args.get(1), c.args.get(2)) else {
+            let (Some(cond), Some(a), Some(b)) = (c.args.first(), c.args.get(1), c.args.get(2))
+            else {
                 return Err(Fault::invalid(c.span, "if() takes 3 arguments"));
             };
             let cv = ev.eval(cond)?;
@@ -152,7 +155,11 @@ pub fn compare(a: &Value, b: &Value, f: &str, span: ExprSpan) -> Result<Ordering
             (Some(p), Some(q)) => Ok(p.partial_cmp(&q).unwrap_or(Ordering::Equal)),
             _ => Err(Fault::invalid(
                 span,
-                format!("{f}() compares two integers or two strings, not {} and {}", x.type_name(), y.type_name()),
+                format!(
+                    "{f}() compares two integers or two strings, not {} and {}",
+                    x.type_name(),
+                    y.type_name()
+                ),
             )),
         },
     }
@@ -187,7 +194,12 @@ pub(super) fn call(
             Value::Int(i) => Value::Bool(*i != 0),
             Value::String(s) if s.eq_ignore_ascii_case("true") || s == "1" => Value::Bool(true),
             Value::String(s) if s.eq_ignore_ascii_case("false") || s == "0" => Value::Bool(false),
-            v => return Err(Fault::invalid(span, format!("bool() cannot convert {}", v.type_name()))),
+            v => {
+                return Err(Fault::invalid(
+                    span,
+                    format!("bool() cannot convert {}", v.type_name()),
+                ))
+            }
         },
         "equals" => match equal(a, b) {
             Some(x) => Value::Bool(x),
@@ -200,7 +212,10 @@ pub(super) fn call(
         "fail" => {
             return Err(Fault::invalid(
                 span,
-                format!("the template calls fail(): {}", super::eval::to_arm_string(a)),
+                format!(
+                    "the template calls fail(): {}",
+                    super::eval::to_arm_string(a)
+                ),
             ))
         }
         _ => return Ok(Dispatch::Next(args)),

@@ -38,20 +38,29 @@ pub(super) fn call(
             Value::Int(r.ok_or_else(overflow)?)
         }
         "int" => match args.first() {
-            Some(Value::String(s)) => Value::Int(s.trim().parse().map_err(|_| {
-                Fault::invalid(span, format!("int() cannot convert '{s}'"))
-            })?),
+            Some(Value::String(s)) => Value::Int(
+                s.trim()
+                    .parse()
+                    .map_err(|_| Fault::invalid(span, format!("int() cannot convert '{s}'")))?,
+            ),
             Some(Value::Float(x)) => Value::Int(x.trunc() as i64),
             Some(v) => Value::Int(want_int(std::slice::from_ref(v), 0, f, span)?),
             None => Value::Null,
         },
         "float" => match args.first() {
-            Some(Value::String(s)) => Value::Float(s.trim().parse().map_err(|_| {
-                Fault::invalid(span, format!("float() cannot convert '{s}'"))
-            })?),
+            Some(Value::String(s)) => Value::Float(
+                s.trim()
+                    .parse()
+                    .map_err(|_| Fault::invalid(span, format!("float() cannot convert '{s}'")))?,
+            ),
             Some(Value::Int(i)) => Value::Float(*i as f64),
             Some(Value::Float(x)) => Value::Float(*x),
-            Some(v) => return Err(Fault::invalid(span, format!("float() cannot convert {}", v.type_name()))),
+            Some(v) => {
+                return Err(Fault::invalid(
+                    span,
+                    format!("float() cannot convert {}", v.type_name()),
+                ))
+            }
             None => Value::Null,
         },
         "min" | "max" => {

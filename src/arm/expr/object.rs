@@ -27,7 +27,10 @@ pub(super) fn call(
     let out = match name {
         "createobject" => {
             if args.len() % 2 != 0 {
-                return Err(Fault::invalid(span, "createObject() takes key/value pairs (an even number of arguments)"));
+                return Err(Fault::invalid(
+                    span,
+                    "createObject() takes key/value pairs (an even number of arguments)",
+                ));
             }
             let mut map = Map::with_capacity(args.len() / 2);
             let mut it = args.into_iter();
@@ -36,8 +39,17 @@ pub(super) fn call(
                     Value::String(k) => {
                         map.insert(k, v);
                     }
-                    Value::Unknown(why) => return Ok(Dispatch::Done(Value::unknown(format!("object key is unknown: {why}")))),
-                    k => return Err(Fault::invalid(span, format!("createObject() keys must be strings, not {}", k.type_name()))),
+                    Value::Unknown(why) => {
+                        return Ok(Dispatch::Done(Value::unknown(format!(
+                            "object key is unknown: {why}"
+                        ))))
+                    }
+                    k => {
+                        return Err(Fault::invalid(
+                            span,
+                            format!("createObject() keys must be strings, not {}", k.type_name()),
+                        ))
+                    }
                 }
             }
             Value::Object(map)
@@ -45,8 +57,15 @@ pub(super) fn call(
         "json" => match args.first() {
             Some(Value::String(s)) => super::string::parse_json(s, f, span)?,
             Some(u @ Value::Unknown(_)) => u.clone(),
-            Some(v) if v.unknown_reason().is_some() => Value::unknown(v.unknown_reason().unwrap_or_default()),
-            Some(v) => return Err(Fault::invalid(span, format!("json() takes a string, not {}", v.type_name()))),
+            Some(v) if v.unknown_reason().is_some() => {
+                Value::unknown(v.unknown_reason().unwrap_or_default())
+            }
+            Some(v) => {
+                return Err(Fault::invalid(
+                    span,
+                    format!("json() takes a string, not {}", v.type_name()),
+                ))
+            }
             None => Value::Null,
         },
         "null" => Value::Null,
@@ -55,7 +74,7 @@ pub(super) fn call(
             Some(Value::Object(o)) => {
                 // ARM returns the entries sorted by key.
                 let mut entries: Vec<(&String, &Value)> = o.iter().collect();
-                entries.sort_by(|a, b| a.0.to_lowercase().cmp(&b.0.to_lowercase()));
+                entries.sort_by_key(|e| e.0.to_lowercase());
                 Value::Array(
                     entries
                         .into_iter()
@@ -68,13 +87,23 @@ pub(super) fn call(
                         .collect(),
                 )
             }
-            Some(v) => return Err(Fault::invalid(span, format!("items() takes an object, not {}", v.type_name()))),
+            Some(v) => {
+                return Err(Fault::invalid(
+                    span,
+                    format!("items() takes an object, not {}", v.type_name()),
+                ))
+            }
             None => Value::Null,
         },
         "objectkeys" => match args.first() {
             Some(u @ Value::Unknown(_)) => u.clone(),
             Some(Value::Object(o)) => Value::Array(o.keys().cloned().map(Value::String).collect()),
-            Some(v) => return Err(Fault::invalid(span, format!("objectKeys() takes an object, not {}", v.type_name()))),
+            Some(v) => {
+                return Err(Fault::invalid(
+                    span,
+                    format!("objectKeys() takes an object, not {}", v.type_name()),
+                ))
+            }
             None => Value::Null,
         },
         "shallowmerge" => {
@@ -92,7 +121,12 @@ pub(super) fn call(
                     }
                     Value::Null => {}
                     Value::Unknown(_) => return Ok(Dispatch::Done(it.clone())),
-                    v => return Err(Fault::invalid(span, format!("shallowMerge() needs objects, found {}", v.type_name()))),
+                    v => {
+                        return Err(Fault::invalid(
+                            span,
+                            format!("shallowMerge() needs objects, found {}", v.type_name()),
+                        ))
+                    }
                 }
             }
             Value::Object(out)
@@ -110,7 +144,11 @@ pub(super) fn call(
                         Some(v) => v.clone(),
                         None => return Ok(Dispatch::Done(Value::Null)),
                     },
-                    (Value::Array(a), i) => match i.as_i64().and_then(|i| usize::try_from(i).ok()).and_then(|i| a.get(i)) {
+                    (Value::Array(a), i) => match i
+                        .as_i64()
+                        .and_then(|i| usize::try_from(i).ok())
+                        .and_then(|i| a.get(i))
+                    {
                         Some(v) => v.clone(),
                         None => return Ok(Dispatch::Done(Value::Null)),
                     },
@@ -118,7 +156,11 @@ pub(super) fn call(
                     (c, k) => {
                         return Err(Fault::invalid(
                             span,
-                            format!("tryGet() cannot look up {} in {}", k.type_name(), c.type_name()),
+                            format!(
+                                "tryGet() cannot look up {} in {}",
+                                k.type_name(),
+                                c.type_name()
+                            ),
                         ))
                     }
                 };
@@ -129,7 +171,10 @@ pub(super) fn call(
             if let Some(u) = args.iter().find(|a| a.is_unknown()) {
                 return Ok(Dispatch::Done(u.clone()));
             }
-            if args.iter().all(|a| matches!(a, Value::Object(_) | Value::Null)) {
+            if args
+                .iter()
+                .all(|a| matches!(a, Value::Object(_) | Value::Null))
+            {
                 let mut out = Map::new();
                 for a in args {
                     if let Value::Object(o) = a {
@@ -137,7 +182,10 @@ pub(super) fn call(
                     }
                 }
                 Value::Object(out)
-            } else if args.iter().all(|a| matches!(a, Value::Array(_) | Value::Null)) {
+            } else if args
+                .iter()
+                .all(|a| matches!(a, Value::Array(_) | Value::Null))
+            {
                 let mut out: Vec<Value> = Vec::new();
                 for a in args {
                     if let Value::Array(items) = a {
@@ -150,7 +198,10 @@ pub(super) fn call(
                 }
                 Value::Array(out)
             } else {
-                return Err(Fault::invalid(span, "union() takes all objects or all arrays"));
+                return Err(Fault::invalid(
+                    span,
+                    "union() takes all objects or all arrays",
+                ));
             }
         }
         "intersection" => {
@@ -163,9 +214,12 @@ pub(super) fn call(
                     'keys: for (k, v) in first {
                         for other in args.iter().skip(1) {
                             let Value::Object(o) = other else {
-                                return Err(Fault::invalid(span, "intersection() takes all objects or all arrays"));
+                                return Err(Fault::invalid(
+                                    span,
+                                    "intersection() takes all objects or all arrays",
+                                ));
                             };
-                            if !o.get(k).is_some_and(|w| equal(v, w) == Some(true)) {
+                            if o.get(k).is_none_or(|w| equal(v, w) != Some(true)) {
                                 continue 'keys;
                             }
                         }
@@ -178,7 +232,10 @@ pub(super) fn call(
                     'items: for x in first {
                         for other in args.iter().skip(1) {
                             let Value::Array(o) = other else {
-                                return Err(Fault::invalid(span, "intersection() takes all objects or all arrays"));
+                                return Err(Fault::invalid(
+                                    span,
+                                    "intersection() takes all objects or all arrays",
+                                ));
                             };
                             if !o.iter().any(|y| equal(x, y) == Some(true)) {
                                 continue 'items;
@@ -190,7 +247,12 @@ pub(super) fn call(
                     }
                     Value::Array(out)
                 }
-                _ => return Err(Fault::invalid(span, "intersection() takes all objects or all arrays")),
+                _ => {
+                    return Err(Fault::invalid(
+                        span,
+                        "intersection() takes all objects or all arrays",
+                    ))
+                }
             }
         }
         _ => {

@@ -98,7 +98,11 @@ impl<'t> Parser<'t> {
                 Ok(t)
             }
             Some(t) => Err(self.err(&format!("expected {what}"), t.start, t.end)),
-            None => Err(self.err(&format!("expected {what} before the end"), self.end, self.end)),
+            None => Err(self.err(
+                &format!("expected {what} before the end"),
+                self.end,
+                self.end,
+            )),
         }
     }
 
@@ -239,11 +243,7 @@ impl<'t> Parser<'t> {
                     },
                 }))
             }
-            _ => Err(self.err(
-                &format!("unexpected '{}'", self.text(t)),
-                t.start,
-                t.end,
-            )),
+            _ => Err(self.err(&format!("unexpected '{}'", self.text(t)), t.start, t.end)),
         }
     }
 }

@@ -112,7 +112,12 @@ pub fn calls_any(e: &Expr, pred: &dyn Fn(&str) -> bool) -> bool {
 /// The resources declared in `template` (array or symbolic-name object), child
 /// resources and inline nested templates included: (pointer, full type, resource).
 pub fn resources<'j>(template: &'j Json, base: &str) -> Vec<(String, String, &'j Json)> {
-    fn add<'j>(r: &'j Json, pointer: String, parent: Option<&str>, out: &mut Vec<(String, String, &'j Json)>) {
+    fn add<'j>(
+        r: &'j Json,
+        pointer: String,
+        parent: Option<&str>,
+        out: &mut Vec<(String, String, &'j Json)>,
+    ) {
         let t = r.get("type").and_then(Json::as_str).unwrap_or_default();
         let full = match parent {
             Some(p) if !t.contains('.') => format!("{p}/{t}"),
@@ -137,7 +142,12 @@ pub fn resources<'j>(template: &'j Json, base: &str) -> Vec<(String, String, &'j
         }
         Some(Json::Object(o)) => {
             for (k, r) in o {
-                add(r, pointer_push(&format!("{base}/resources"), k), None, &mut out);
+                add(
+                    r,
+                    pointer_push(&format!("{base}/resources"), k),
+                    None,
+                    &mut out,
+                );
             }
         }
         _ => {}

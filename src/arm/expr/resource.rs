@@ -58,8 +58,11 @@ pub(super) fn call(
         "pickzones" => Value::unknown("pickZones() reads the region's zones from Azure"),
         "providers" => Value::unknown("providers() reads the registered providers from Azure"),
         "roledefinitions" => Value::unknown("roleDefinitions() reads role definitions from Azure"),
-        "resourceid" | "subscriptionresourceid" | "tenantresourceid"
-        | "managementgroupresourceid" | "extensionresourceid" => {
+        "resourceid"
+        | "subscriptionresourceid"
+        | "tenantresourceid"
+        | "managementgroupresourceid"
+        | "extensionresourceid" => {
             let strs: Vec<&str> = (0..args.len())
                 .map(|i| want_str(&args, i, f, span))
                 .collect::<Result<_, _>>()?;
@@ -74,41 +77,59 @@ pub(super) fn call(
             let (rtype, names) = rest
                 .split_first()
                 .ok_or_else(|| Fault::invalid(span, format!("{f}() needs a resource type")))?;
-            let path = provider_path(rtype, names).map_err(|m| Fault::invalid(span, format!("{f}(): {m}")))?;
+            let path = provider_path(rtype, names)
+                .map_err(|m| Fault::invalid(span, format!("{f}(): {m}")))?;
             let scope = &ev.frame.scope;
             let sub = |given: Option<&&str>| -> Result<String, Value> {
                 match given {
                     Some(s) => Ok((*s).to_string()),
-                    None => scope
-                        .subscription_id
-                        .clone()
-                        .ok_or_else(|| Value::unknown("resource ID needs the subscription ID (--subscription-id)")),
+                    None => scope.subscription_id.clone().ok_or_else(|| {
+                        Value::unknown("resource ID needs the subscription ID (--subscription-id)")
+                    }),
                 }
             };
             let id = match name {
                 "extensionresourceid" => Ok(format!(
                     "{}/providers/{path}",
-                    prefix_args.first().copied().unwrap_or_default().trim_end_matches('/')
+                    prefix_args
+                        .first()
+                        .copied()
+                        .unwrap_or_default()
+                        .trim_end_matches('/')
                 )),
                 "tenantresourceid" => Ok(format!("/providers/{path}")),
                 "managementgroupresourceid" => match prefix_args.first() {
-                    Some(mg) => Ok(format!("/providers/Microsoft.Management/managementGroups/{mg}/providers/{path}")),
-                    None => Err(Value::unknown("management group resource IDs need the management group")),
+                    Some(mg) => Ok(format!(
+                        "/providers/Microsoft.Management/managementGroups/{mg}/providers/{path}"
+                    )),
+                    None => Err(Value::unknown(
+                        "management group resource IDs need the management group",
+                    )),
                 },
-                "subscriptionresourceid" => sub(prefix_args.first())
-                    .map(|s| format!("/subscriptions/{s}/providers/{path}")),
+                "subscriptionresourceid" => {
+                    sub(prefix_args.first()).map(|s| format!("/subscriptions/{s}/providers/{path}"))
+                }
                 _ => {
                     let (s, rg) = match prefix_args {
                         [] => (sub(None), scope.resource_group.clone()),
                         [rg] => (sub(None), Some((*rg).to_string())),
                         [s, rg, ..] => (Ok((*s).to_string()), Some((*rg).to_string())),
                     };
-                    let at_rg = !matches!(scope.level.as_str(), "subscription" | "managementGroup" | "tenant");
+                    let at_rg = !matches!(
+                        scope.level.as_str(),
+                        "subscription" | "managementGroup" | "tenant"
+                    );
                     match (s, rg) {
                         (Err(u), _) => Err(u),
-                        (Ok(s), Some(rg)) => Ok(format!("/subscriptions/{s}/resourceGroups/{rg}/providers/{path}")),
-                        (Ok(s), None) if !at_rg => Ok(format!("/subscriptions/{s}/providers/{path}")),
-                        (Ok(_), None) => Err(Value::unknown("resource ID needs the resource group (--resource-group)")),
+                        (Ok(s), Some(rg)) => Ok(format!(
+                            "/subscriptions/{s}/resourceGroups/{rg}/providers/{path}"
+                        )),
+                        (Ok(s), None) if !at_rg => {
+                            Ok(format!("/subscriptions/{s}/providers/{path}"))
+                        }
+                        (Ok(_), None) => Err(Value::unknown(
+                            "resource ID needs the resource group (--resource-group)",
+                        )),
                     }
                 }
             };

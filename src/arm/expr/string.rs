@@ -94,7 +94,10 @@ pub(super) fn call(
                 None => ' ',
             };
             if width < 0 || width as usize > ev.engine.limits.max_string {
-                return Err(Fault::limit(span, format!("padLeft() width {width} is out of range")));
+                return Err(Fault::limit(
+                    span,
+                    format!("padLeft() width {width} is out of range"),
+                ));
             }
             let have = text.chars().count();
             let mut out = String::new();
@@ -107,12 +110,18 @@ pub(super) fn call(
         "replace" => {
             let from = s(1)?;
             if from.is_empty() {
-                return Err(Fault::invalid(span, "replace() cannot replace an empty string"));
+                return Err(Fault::invalid(
+                    span,
+                    "replace() cannot replace an empty string",
+                ));
             }
             let (text, to) = (s(0)?, s(2)?);
             let grow = to.len().saturating_sub(from.len());
             if grow > 0 && text.len().saturating_mul(grow + 1) > ev.engine.limits.max_string * 4 {
-                return Err(Fault::limit(span, "replace() would build too long a string"));
+                return Err(Fault::limit(
+                    span,
+                    "replace() would build too long a string",
+                ));
             }
             Value::String(text.replace(from, to))
         }
@@ -121,9 +130,19 @@ pub(super) fn call(
             let delims: Vec<String> = match args.get(1) {
                 Some(Value::String(d)) => vec![d.clone()],
                 Some(Value::Array(a)) => a.iter().map(to_arm_string).collect(),
-                _ => return Err(Fault::invalid(span, "split() delimiter must be a string or an array")),
+                _ => {
+                    return Err(Fault::invalid(
+                        span,
+                        "split() delimiter must be a string or an array",
+                    ))
+                }
             };
-            Value::Array(split_any(text, &delims).into_iter().map(Value::String).collect())
+            Value::Array(
+                split_any(text, &delims)
+                    .into_iter()
+                    .map(Value::String)
+                    .collect(),
+            )
         }
         "string" => {
             if let Some(u) = deep_unknown(&args) {
@@ -134,7 +153,11 @@ pub(super) fn call(
         "substring" => {
             let text = s(0)?;
             let chars: Vec<char> = text.chars().collect();
-            let start = if args.len() > 1 { want_int(&args, 1, f, span)? } else { 0 };
+            let start = if args.len() > 1 {
+                want_int(&args, 1, f, span)?
+            } else {
+                0
+            };
             let len = if args.len() > 2 {
                 want_int(&args, 2, f, span)?
             } else {
@@ -149,15 +172,21 @@ pub(super) fn call(
                     ),
                 ));
             }
-            Value::String(chars.iter().skip(start as usize).take(len as usize).collect())
+            Value::String(
+                chars
+                    .iter()
+                    .skip(start as usize)
+                    .take(len as usize)
+                    .collect(),
+            )
         }
         "tolower" => Value::String(s(0)?.to_lowercase()),
         "toupper" => Value::String(s(0)?.to_uppercase()),
         "trim" => Value::String(s(0)?.trim().to_string()),
         "uri" => Value::String(uri_join(s(0)?, s(1)?)),
-        "uricomponent" => Value::String(
-            percent_encoding::utf8_percent_encode(s(0)?, URI_COMPONENT).to_string(),
-        ),
+        "uricomponent" => {
+            Value::String(percent_encoding::utf8_percent_encode(s(0)?, URI_COMPONENT).to_string())
+        }
         "uricomponenttostring" => Value::String(
             percent_encoding::percent_decode_str(s(0)?)
                 .decode_utf8_lossy()
@@ -190,7 +219,8 @@ fn decode64(s: &str, f: &str, span: ExprSpan) -> Result<String, Fault> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(s.trim())
         .map_err(|e| Fault::invalid(span, format!("{f}(): not base64: {e}")))?;
-    String::from_utf8(bytes).map_err(|_| Fault::invalid(span, format!("{f}(): decoded bytes are not UTF-8")))
+    String::from_utf8(bytes)
+        .map_err(|_| Fault::invalid(span, format!("{f}(): decoded bytes are not UTF-8")))
 }
 
 /// Parses JSON text into a value (`json()`, `base64ToJson()`).
@@ -212,7 +242,10 @@ pub(super) fn parse_json(text: &str, f: &str, span: ExprSpan) -> Result<Value, F
     };
     let parsed = jsonc_parser::parse_to_ast(text, &Default::default(), &options)
         .map_err(|e| Fault::invalid(span, format!("{f}(): not valid JSON: {}", e.kind())))?;
-    Ok(parsed.value.as_ref().map_or(Value::Null, |v| from_ast(v, 0)))
+    Ok(parsed
+        .value
+        .as_ref()
+        .map_or(Value::Null, |v| from_ast(v, 0)))
 }
 
 fn from_ast(v: &jsonc_parser::ast::Value<'_>, depth: usize) -> Value {
@@ -323,7 +356,10 @@ fn format_net(fmt: &str, args: &[Value], span: ExprSpan) -> Result<String, Fault
                     Fault::invalid(span, format!("format(): '{{{spec}}}' is not a placeholder"))
                 })?;
                 let v = args.get(i).ok_or_else(|| {
-                    Fault::invalid(span, format!("format(): no argument for placeholder {{{i}}}"))
+                    Fault::invalid(
+                        span,
+                        format!("format(): no argument for placeholder {{{i}}}"),
+                    )
                 })?;
                 out.push_str(&format_one(v, fmtspec));
             }
@@ -407,9 +443,17 @@ fn murmur64(data: &[u8]) -> u64 {
     for c in &mut chunks {
         let (a, b) = c.split_at(4);
         let k1 = le(a).wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
-        h1 = (h1 ^ k1).rotate_left(19).wrapping_add(h2).wrapping_mul(5).wrapping_add(0x561c_cd1b);
+        h1 = (h1 ^ k1)
+            .rotate_left(19)
+            .wrapping_add(h2)
+            .wrapping_mul(5)
+            .wrapping_add(0x561c_cd1b);
         let k2 = le(b).wrapping_mul(C2).rotate_left(17).wrapping_mul(C1);
-        h2 = (h2 ^ k2).rotate_left(13).wrapping_add(h1).wrapping_mul(5).wrapping_add(0x0bca_a747);
+        h2 = (h2 ^ k2)
+            .rotate_left(13)
+            .wrapping_add(h1)
+            .wrapping_mul(5)
+            .wrapping_add(0x0bca_a747);
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {

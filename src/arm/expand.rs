@@ -4,7 +4,9 @@
 use crate::arm::expr::ast::ExprSpan;
 use crate::arm::expr::eval::Finding;
 use crate::arm::expr::parser::is_expression;
-use crate::arm::expr::{resource::provider_path, Engine, Evaluator, FaultKind, Frame, Ptr, Scope};
+use crate::arm::expr::{
+    resource::provider_path, Engine, Evaluator, FaultKind, Frame, Limits, Ptr, Scope,
+};
 use crate::arm::json::{pointer_push, Document};
 use crate::diag::{Diagnostic, Level, Location, Span};
 use crate::value::{Map, Value};
@@ -86,6 +88,16 @@ const DEPLOYMENTS: &str = "Microsoft.Resources/deployments";
 /// Never fails: problems are findings in [`Expansion::diagnostics`] and the
 /// values concerned are Unknown.
 pub fn expand(template: &Document, parameters: Option<&Document>, ctx: &Context) -> Expansion {
+    expand_with(template, parameters, ctx, Limits::default())
+}
+
+/// [`expand`] with explicit limits (steps, sizes, nesting).
+pub fn expand_with(
+    template: &Document,
+    parameters: Option<&Document>,
+    ctx: &Context,
+    limits: Limits,
+) -> Expansion {
     // Evaluation recurses (variables referring to variables, JSON nesting, nested
     // deployments); every depth is limited, and a thread with a known, large stack
     // makes those limits safe whatever thread the caller runs on (test threads have 2 MiB).
@@ -93,7 +105,7 @@ pub fn expand(template: &Document, parameters: Option<&Document>, ctx: &Context)
         std::thread::Builder::new()
             .name("cmek-arm-expand".into())
             .stack_size(EXPAND_STACK)
-            .spawn_scoped(s, || expand_here(template, parameters, ctx))
+            .spawn_scoped(s, || expand_here(template, parameters, ctx, limits))
             .ok()
             .and_then(|h| h.join().ok())
     })
@@ -116,8 +128,13 @@ pub fn expand(template: &Document, parameters: Option<&Document>, ctx: &Context)
 /// Stack for the expansion thread (reserved, not committed, until used).
 const EXPAND_STACK: usize = 256 << 20;
 
-fn expand_here(template: &Document, parameters: Option<&Document>, ctx: &Context) -> Expansion {
-    let engine = Engine::default();
+fn expand_here(
+    template: &Document,
+    parameters: Option<&Document>,
+    ctx: &Context,
+    limits: Limits,
+) -> Expansion {
+    let engine = Engine::new(limits);
     let mut out = Expansion::default();
     syntax_pass(&engine, template, &mut out.diagnostics);
     let provided = parameters
@@ -144,6 +161,7 @@ fn expand_here(template: &Document, parameters: Option<&Document>, ctx: &Context
     out.outputs = x.outputs(&ev, &template.value, "");
     let declared = std::mem::take(&mut x.declared);
     x.check_depends_on(&declared);
+    resolve_depends_on(&mut x.resources);
     out.resources = x.resources;
     let mut seen: HashSet<_> = out
         .diagnostics
@@ -216,7 +234,9 @@ fn level_of(template: &Json) -> String {
 fn syntax_pass(engine: &Engine, doc: &Document, diags: &mut Vec<Diagnostic>) {
     fn walk(engine: &Engine, doc: &Document, v: &Json, ptr: Ptr<'_>, diags: &mut Vec<Diagnostic>) {
         match v {
-            Json::String(s) if is_expression(s) => match &*engine.parse(s) {
+            // Parsed and dropped: caching every string of a large template costs more
+            // than re-parsing the few the evaluation reaches.
+            Json::String(s) if is_expression(s) => match &crate::arm::expr::parser::parse_expression(s) {
                 Err(e) => {
                     let pointer = ptr.render();
                     diags.push(Diagnostic::new(
@@ -795,6 +815,39 @@ impl<'d> Expander<'d> {
         let mut out = HashSet::new();
         collect(&self.doc.value, &mut out);
         out
+    }
+}
+
+/// Language 1.0 `dependsOn` may name a resource (`kv1`, `Microsoft.KeyVault/vaults/kv1`);
+/// where exactly one expanded resource matches, the entry becomes its ID.
+fn resolve_depends_on(resources: &mut [ExpandedResource]) {
+    let known: Vec<(String, String, String)> = resources
+        .iter()
+        .filter_map(|r| {
+            let (Value::String(name), Value::String(id)) = (&r.name, &r.id) else {
+                return None;
+            };
+            Some((
+                name.to_ascii_lowercase(),
+                format!("{}/{}", r.resource_type, name).to_ascii_lowercase(),
+                id.clone(),
+            ))
+        })
+        .collect();
+    for r in resources.iter_mut() {
+        for d in &mut r.depends_on {
+            let Value::String(s) = d else {
+                continue;
+            };
+            if s.starts_with('/') {
+                continue;
+            }
+            let l = s.to_ascii_lowercase();
+            let mut hits = known.iter().filter(|(n, tn, _)| *n == l || *tn == l);
+            if let (Some((_, _, id)), None) = (hits.next(), hits.next()) {
+                *d = Value::String(id.clone());
+            }
+        }
     }
 }
 

@@ -33,8 +33,8 @@ pub struct Call {
     pub namespace: Option<String>,
     /// The function name as written.
     pub name: String,
-    /// Lower-cased name, for case-insensitive dispatch.
-    pub lname: String,
+    /// Lower-cased name, for case-insensitive dispatch (borrowed for built-ins).
+    pub lname: std::borrow::Cow<'static, str>,
     /// Arguments.
     pub args: Vec<Expr>,
     /// The whole call.

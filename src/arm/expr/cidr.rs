@@ -135,8 +135,11 @@ pub(super) fn call(
             let n = parse(want_str(&args, 0, f, span)?, span)?;
             let index = want_int(&args, 1, f, span)?;
             // Host 0 is the first address after the network address, for IPv6 too.
-            let (first, last) = (n.network() + 1, usable(&n).1);
-            let addr = first.checked_add(u128::try_from(index).unwrap_or(u128::MAX));
+            let last = usable(&n).1;
+            let addr = n
+                .network()
+                .checked_add(1)
+                .and_then(|first| first.checked_add(u128::try_from(index).ok()?));
             match addr {
                 Some(a) if index >= 0 && a <= last => Value::String(n.show(a)),
                 _ => {

@@ -124,16 +124,25 @@ pub(super) fn add_duration(
             unit => {
                 let n: i64 = num.parse().map_err(|_| bad())?;
                 num.clear();
-                match (unit, in_time) {
-                    ('Y', false) => months += n * 12,
-                    ('M', false) => months += n,
-                    ('W', false) => secs += n * 7 * 86_400,
-                    ('D', false) => secs += n * 86_400,
-                    ('H', true) => secs += n * 3_600,
-                    ('M', true) => secs += n * 60,
-                    ('S', true) => secs += n,
+                let (months_per, secs_per) = match (unit, in_time) {
+                    ('Y', false) => (12, 0),
+                    ('M', false) => (1, 0),
+                    ('W', false) => (0, 7 * 86_400),
+                    ('D', false) => (0, 86_400),
+                    ('H', true) => (0, 3_600),
+                    ('M', true) => (0, 60),
+                    ('S', true) => (0, 1),
                     _ => return Err(bad()),
-                }
+                };
+                // Checked: a duration like P9999999999999Y must be an error, not an overflow.
+                months = n
+                    .checked_mul(months_per)
+                    .and_then(|m| months.checked_add(m))
+                    .ok_or_else(bad)?;
+                secs = n
+                    .checked_mul(secs_per)
+                    .and_then(|x| secs.checked_add(x))
+                    .ok_or_else(bad)?;
             }
         }
     }
@@ -144,12 +153,16 @@ pub(super) fn add_duration(
         months = -months;
         secs = -secs;
     }
-    let total = i64::from(base.month() as u8) - 1 + i64::from(base.year()) * 12 + months;
+    let total = (i64::from(base.year()) * 12 + i64::from(base.month() as u8) - 1)
+        .checked_add(months)
+        .ok_or_else(bad)?;
     let year = i32::try_from(total.div_euclid(12)).map_err(|_| bad())?;
     let month = time::Month::try_from((total.rem_euclid(12) + 1) as u8).map_err(|_| bad())?;
     let last = month.length(year);
     let date =
         time::Date::from_calendar_date(year, month, base.day().min(last)).map_err(|_| bad())?;
     let moved = base.replace_date(date);
-    moved.checked_add(Duration::seconds(secs)).ok_or_else(bad)
+    moved
+        .checked_add(Duration::seconds(secs))
+        .ok_or_else(bad)
 }

@@ -627,7 +627,7 @@ impl<'e, 't> Evaluator<'e, 't> {
                 super::arity_message(&c.name, lo, hi, c.args.len()),
             ));
         }
-        match c.lname.as_str() {
+        match c.lname.as_ref() {
             "parameters" => return self.parameter(c),
             "variables" => return self.variable(c),
             "copyindex" => return self.copy_index(c),
@@ -646,7 +646,7 @@ impl<'e, 't> Evaluator<'e, 't> {
         }
         let args = self.args(c)?;
         let tolerant = matches!(
-            c.lname.as_str(),
+            c.lname.as_ref(),
             "createarray"
                 | "createobject"
                 | "array"
@@ -673,7 +673,7 @@ impl<'e, 't> Evaluator<'e, 't> {
             }
         }
         let span = c.span;
-        let name = c.lname.as_str();
+        let name = c.lname.as_ref();
         let out = super::string::call(self, name, &c.name, args, span)?;
         let out = match out {
             Dispatch::Done(v) => v,

@@ -88,7 +88,7 @@ pub(super) fn call(ev: &Evaluator<'_, '_>, c: &Call) -> R {
         Ok(a) => a,
         Err(u) => return Ok(u),
     };
-    match c.lname.as_str() {
+    match c.lname.as_ref() {
         "map" => {
             let l = lambda_at(ev, c, 1, 2)?;
             let mut out = Vec::with_capacity(items.len());

@@ -6,8 +6,9 @@
 pub enum Tok {
     /// A name: function, namespace or property (`concat`, `sys`, `id`).
     Ident,
-    /// A single-quoted string literal with `''` already unescaped.
-    Str(String),
+    /// A single-quoted string literal (`true` when it holds a `''` escape);
+    /// the text is the token's range without its quotes.
+    Str(bool),
     /// An integer literal (ARM integers are 64-bit; `-1` included).
     Int(i64),
     /// A literal with a fraction (accepted as ARM accepts it in `json()` arguments).
@@ -52,7 +53,8 @@ pub struct LexError {
 pub fn tokenize(src: &str, start: usize, end: usize) -> Result<Vec<Token>, LexError> {
     let bytes = src.as_bytes();
     let end = end.min(bytes.len());
-    let mut out = Vec::new();
+    // Roughly one token per four bytes of expression text.
+    let mut out = Vec::with_capacity((end.saturating_sub(start)) / 4 + 1);
     let mut i = start;
     while i < end {
         let c = bytes.get(i).copied().unwrap_or(b' ');
@@ -82,38 +84,29 @@ pub fn tokenize(src: &str, start: usize, end: usize) -> Result<Vec<Token>, LexEr
         if c == b'\'' {
             let open = i;
             i += 1;
-            let mut text = String::new();
-            let mut seg = i;
+            let mut escaped = false;
             loop {
                 match bytes.get(i) {
-                    None => {
-                        return Err(LexError {
-                            message: "unterminated string literal".into(),
-                            at: open,
-                        })
-                    }
                     Some(b'\'') if i < end => {
-                        text.push_str(src.get(seg..i).unwrap_or_default());
                         if bytes.get(i + 1) == Some(&b'\'') && i + 1 < end {
-                            text.push('\'');
+                            escaped = true;
                             i += 2;
-                            seg = i;
                         } else {
                             i += 1;
                             break;
                         }
                     }
-                    Some(_) if i >= end => {
+                    Some(_) if i < end => i += 1,
+                    _ => {
                         return Err(LexError {
                             message: "unterminated string literal".into(),
                             at: open,
                         })
                     }
-                    Some(_) => i += 1,
                 }
             }
             out.push(Token {
-                tok: Tok::Str(text),
+                tok: Tok::Str(escaped),
                 start: open,
                 end: i,
             });

@@ -81,7 +81,7 @@ fn truth(v: &Value, f: &str, span: ExprSpan) -> Result<Option<bool>, Fault> {
 
 /// `if`, `and`, `or`, `coalesce`.
 pub(super) fn lazy(ev: &Evaluator<'_, '_>, c: &Call) -> R {
-    match c.lname.as_str() {
+    match c.lname.as_ref() {
         "if" => {
             let (Some(cond), Some(a), Some(b)) = (c.args.first(), c.args.get(1), c.args.get(2))
             else {

@@ -62,7 +62,7 @@ pub fn parse_expression(s: &str) -> Result<Expr, ParseError> {
         src: s,
         end: inner_end,
     };
-    if tokens.is_empty() {
+    if p.tokens.is_empty() {
         return Err(p.err("empty expression", 0, s.len()));
     }
     let expr = p.expr(0)?;
@@ -170,7 +170,15 @@ impl<'t> Parser<'t> {
             end: t.end,
         };
         match &t.tok {
-            Tok::Str(s) => Ok(Expr::Str(s.clone(), span)),
+            Tok::Str(escaped) => {
+                let body = self.src.get(t.start + 1..t.end - 1).unwrap_or_default();
+                let text = if *escaped {
+                    body.replace("''", "'")
+                } else {
+                    body.to_string()
+                };
+                Ok(Expr::Str(text, span))
+            }
             Tok::Int(i) => Ok(Expr::Int(*i, span)),
             Tok::Float(f) => Ok(Expr::Float(*f, span)),
             Tok::Ident => {
@@ -229,7 +237,10 @@ impl<'t> Parser<'t> {
                 }
                 let end = self.tokens.get(self.pos - 1).map_or(self.end, |t| t.end);
                 Ok(Expr::Call(Call {
-                    lname: name.to_ascii_lowercase(),
+                    lname: match super::builtin_name(&name) {
+                        Some(b) if namespace.is_none() => std::borrow::Cow::Borrowed(b),
+                        _ => std::borrow::Cow::Owned(name.to_ascii_lowercase()),
+                    },
                     namespace,
                     name,
                     args,

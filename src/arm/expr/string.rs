@@ -424,7 +424,7 @@ pub fn unique_string(parts: &[String]) -> String {
         .map(|i| {
             // Five bits at a time from the top; the 13th takes the last 4 bits and a zero.
             let idx = ((h.wrapping_shl(5 * i) >> 59) & 31) as usize;
-            char::from(ALPHABET[idx])
+            ALPHABET.get(idx).map_or('a', |b| char::from(*b))
         })
         .collect()
 }

@@ -136,7 +136,7 @@ fn expand_here(
 ) -> Expansion {
     let engine = Engine::new(limits);
     let mut out = Expansion::default();
-    syntax_pass(&engine, template, &mut out.diagnostics);
+    syntax_pass(template, &mut out.diagnostics);
     let provided = parameters
         .map(|p| parameter_values(&p.value))
         .unwrap_or_default();
@@ -231,72 +231,74 @@ fn level_of(template: &Json) -> String {
 /// Parses every expression string of the file once (ARM003 for syntax errors;
 /// ARM004 for unknown built-in functions and wrong argument counts, found even
 /// in branches that are never evaluated).
-fn syntax_pass(engine: &Engine, doc: &Document, diags: &mut Vec<Diagnostic>) {
-    fn walk(engine: &Engine, doc: &Document, v: &Json, ptr: Ptr<'_>, diags: &mut Vec<Diagnostic>) {
+fn syntax_pass(doc: &Document, diags: &mut Vec<Diagnostic>) {
+    fn walk(doc: &Document, v: &Json, ptr: Ptr<'_>, diags: &mut Vec<Diagnostic>) {
         match v {
             // Parsed and dropped: caching every string of a large template costs more
             // than re-parsing the few the evaluation reaches.
-            Json::String(s) if is_expression(s) => match &crate::arm::expr::parser::parse_expression(s) {
-                Err(e) => {
-                    let pointer = ptr.render();
-                    diags.push(Diagnostic::new(
-                        "ARM003",
-                        Level::Error,
-                        format!("invalid template expression: {}", e.message),
-                        location(doc, &pointer, Some(e.span)),
-                    ));
-                }
-                Ok(expr) => {
-                    let mut bad = Vec::new();
-                    expr.walk(&mut |e| {
-                        if let crate::arm::expr::ast::Expr::Call(c) = e {
-                            if c.namespace.is_some() || c.lname.starts_with("list") {
-                                return;
-                            }
-                            match crate::arm::expr::signature(&c.lname) {
-                                None => bad.push((
-                                    format!("'{}' is not a template function", c.name),
-                                    c.name_span,
-                                )),
-                                Some((lo, hi)) if c.args.len() < lo || c.args.len() > hi => bad
-                                    .push((
-                                        crate::arm::expr::arity_message(
-                                            &c.name,
-                                            lo,
-                                            hi,
-                                            c.args.len(),
-                                        ),
-                                        c.span,
-                                    )),
-                                _ => {}
-                            }
-                        }
-                    });
-                    for (message, span) in bad {
+            Json::String(s) if is_expression(s) => {
+                match &crate::arm::expr::parser::parse_expression(s) {
+                    Err(e) => {
                         let pointer = ptr.render();
                         diags.push(Diagnostic::new(
-                            "ARM004",
+                            "ARM003",
                             Level::Error,
-                            message,
-                            location(doc, &pointer, Some(span)),
+                            format!("invalid template expression: {}", e.message),
+                            location(doc, &pointer, Some(e.span)),
                         ));
                     }
+                    Ok(expr) => {
+                        let mut bad = Vec::new();
+                        expr.walk(&mut |e| {
+                            if let crate::arm::expr::ast::Expr::Call(c) = e {
+                                if c.namespace.is_some() || c.lname.starts_with("list") {
+                                    return;
+                                }
+                                match crate::arm::expr::signature(&c.lname) {
+                                    None => bad.push((
+                                        format!("'{}' is not a template function", c.name),
+                                        c.name_span,
+                                    )),
+                                    Some((lo, hi)) if c.args.len() < lo || c.args.len() > hi => bad
+                                        .push((
+                                            crate::arm::expr::arity_message(
+                                                &c.name,
+                                                lo,
+                                                hi,
+                                                c.args.len(),
+                                            ),
+                                            c.span,
+                                        )),
+                                    _ => {}
+                                }
+                            }
+                        });
+                        for (message, span) in bad {
+                            let pointer = ptr.render();
+                            diags.push(Diagnostic::new(
+                                "ARM004",
+                                Level::Error,
+                                message,
+                                location(doc, &pointer, Some(span)),
+                            ));
+                        }
+                    }
                 }
-            },
+            }
             Json::Array(a) => {
                 for (i, x) in a.iter().enumerate() {
-                    walk(engine, doc, x, Ptr::Index(&ptr, i), diags);
+                    walk(doc, x, Ptr::Index(&ptr, i), diags);
                 }
             }
             Json::Object(o) => {
                 for (k, x) in o {
-                    walk(engine, doc, x, Ptr::Key(&ptr, k), diags);
+                    walk(doc, x, Ptr::Key(&ptr, k), diags);
                 }
             }
             _ => {}
         }
     }
-    walk(engine, doc, &doc.value, Ptr::Root(""), diags);
+    walk(doc, &doc.value, Ptr::Root(""), diags);
 }
 
 /// A location for `pointer`, narrowed to the expression's span when the JSON

@@ -209,8 +209,14 @@ fn broken_expressions_are_findings() {
         ("[my.unknown()]", "ARM004"),
         ("[lambdaVariables('x')]", "ARM004"),
         // Overflow-prone inputs are findings, never a panic.
-        ("[dateTimeAdd('2020-01-01T00:00:00Z', 'P9999999999999999Y')]", "ARM004"),
-        ("[cidrHost('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128', 0)]", "ARM004"),
+        (
+            "[dateTimeAdd('2020-01-01T00:00:00Z', 'P9999999999999999Y')]",
+            "ARM004",
+        ),
+        (
+            "[cidrHost('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128', 0)]",
+            "ARM004",
+        ),
         ("[add(9223372036854775807, 1)]", "ARM004"),
         ("[padLeft('x', 1000000000000, '0')]", "ARM004"),
     ];

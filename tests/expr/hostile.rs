@@ -150,11 +150,18 @@ fn runaway_evaluation_stops_at_the_step_budget() {
     let expr = "[map(range(0, 10000), lambda('a', map(range(0, 10000), lambda('b', length(range(0, 10000))))))]";
     let out = serde_json::json!({"o": {"type": "array", "value": expr}, "p": {"type": "int", "value": "[add(1, 2)]"}}).to_string();
     let doc = cmek_arm::arm::json::parse_str("t.json", &template("[]", "{}", &out)).unwrap();
-    let limits = Limits { max_steps: 200_000, ..Limits::default() };
+    let limits = Limits {
+        max_steps: 200_000,
+        ..Limits::default()
+    };
     let x = cmek_arm::arm::expand::expand_with(&doc, None, &Context::default(), limits);
     assert!(x.outputs["o"].value.is_unknown());
     let m = messages(&x);
-    assert!(m.iter().any(|m| m.contains("evaluation stopped after 200000 steps")), "{m:?}");
+    assert!(
+        m.iter()
+            .any(|m| m.contains("evaluation stopped after 200000 steps")),
+        "{m:?}"
+    );
     // Everything after the budget ran out is unknown, never guessed.
     assert!(x.outputs["p"].value.is_unknown());
 }

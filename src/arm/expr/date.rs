@@ -162,7 +162,5 @@ pub(super) fn add_duration(
     let date =
         time::Date::from_calendar_date(year, month, base.day().min(last)).map_err(|_| bad())?;
     let moved = base.replace_date(date);
-    moved
-        .checked_add(Duration::seconds(secs))
-        .ok_or_else(bad)
+    moved.checked_add(Duration::seconds(secs)).ok_or_else(bad)
 }

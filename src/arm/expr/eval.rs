@@ -223,7 +223,13 @@ impl Engine {
     }
 
     fn step(&self, span: ExprSpan) -> Result<(), Fault> {
-        let n = self.steps.get() + 1;
+        self.charge(1, span)
+    }
+
+    /// Charges `cost` steps: built values cost their size, so a function that builds
+    /// a large array counts as the work it is, not as one step.
+    fn charge(&self, cost: u64, span: ExprSpan) -> Result<(), Fault> {
+        let n = self.steps.get().saturating_add(cost);
         self.steps.set(n);
         if n > self.limits.max_steps {
             self.exhausted.set(true);
@@ -640,7 +646,9 @@ impl<'e, 't> Evaluator<'e, 't> {
                 ))
             }
             "map" | "filter" | "reduce" | "sort" | "toobject" | "mapvalues" | "groupby" => {
-                return super::lambda::call(self, c)
+                let v = super::lambda::call(self, c)?;
+                self.check_size(&v, c.span)?;
+                return Ok(v);
             }
             _ => {}
         }
@@ -726,6 +734,11 @@ impl<'e, 't> Evaluator<'e, 't> {
 
     /// Fails when a built value exceeds the size limits.
     pub fn check_size(&self, v: &Value, span: ExprSpan) -> Result<(), Fault> {
+        match v {
+            Value::Array(a) => self.engine.charge(a.len() as u64, span)?,
+            Value::String(s) => self.engine.charge(s.len() as u64 / 64, span)?,
+            _ => {}
+        }
         match v {
             Value::String(s) if s.len() > self.engine.limits.max_string => Err(Fault::limit(
                 span,

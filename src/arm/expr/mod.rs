@@ -24,14 +24,39 @@ use std::sync::OnceLock;
 pub use eval::{Engine, Evaluator, Fault, FaultKind, Frame, Limits, Ptr, Scope};
 pub use parser::{parse_string, ParseError, Parsed};
 
+/// FNV-1a: function names are short and trusted-shape; SipHash's DoS resistance
+/// is not needed for a fixed table, and lookups happen for every call parsed.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Table = HashMap<&'static str, (usize, usize), std::hash::BuildHasherDefault<Fnv>>;
+
 /// Every built-in function name (lower case) with its minimum and maximum argument count.
-fn table() -> &'static HashMap<&'static str, (usize, usize)> {
+fn table() -> &'static Table {
     const CORE: &[(&str, usize, usize)] = &[
         ("parameters", 1, 1),
         ("variables", 1, 1),
         ("copyindex", 0, 2),
     ];
-    static TABLE: OnceLock<HashMap<&'static str, (usize, usize)>> = OnceLock::new();
+    static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
         [
             CORE,

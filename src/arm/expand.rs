@@ -457,6 +457,7 @@ impl<'d> Expander<'d> {
             symbol: symbol.map(str::to_ascii_lowercase),
         };
         let existing = obj.get("existing").and_then(Json::as_bool) == Some(true);
+        let mut uncertain: Option<Value> = None;
         if existing {
             self.engine.mute(true);
         }
@@ -469,8 +470,12 @@ impl<'d> Expander<'d> {
                     .map_or(Value::Int(0), |c| ev.eval_json(c, Ptr::Key(&cp, "count")));
                 match ev.copy_count(&count, &cp) {
                     Ok(n) => (0..n).map(|i| ev.with_copy(name, i, true)).collect(),
-                    // Unknown count: one representative instance, so the resource's shape is still seen.
-                    Err(_) if count.is_unknown() => vec![ev.with_copy(name, 0, true)],
+                    // Unknown count: one representative instance, so the resource's shape is
+                    // still seen; its condition says it may not exist.
+                    Err(u) if count.is_unknown() => {
+                        uncertain = Some(u);
+                        vec![ev.with_copy(name, 0, true)]
+                    }
                     Err(_) => Vec::new(),
                 }
             }
@@ -494,6 +499,10 @@ impl<'d> Expander<'d> {
             if matches!(condition, Value::Bool(false)) {
                 continue;
             }
+            let condition = match (&uncertain, condition) {
+                (Some(u), Value::Bool(true)) => u.clone(),
+                (_, c) => c,
+            };
             let short_type = obj.get("type").and_then(Json::as_str).unwrap_or_default();
             let resource_type = match parent {
                 Some(p) if !short_type.contains('.') => format!("{}/{short_type}", p.resource_type),

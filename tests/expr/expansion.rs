@@ -80,3 +80,16 @@ fn without_context_ids_are_unknown_not_invented() {
         .unwrap()
         .contains("vaultName"));
 }
+
+#[test]
+fn copy_with_unknown_count_is_one_uncertain_instance() {
+    let t = r#"{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+      "contentVersion": "1.0.0.0", "parameters": {"names": {"type": "array"}},
+      "resources": [{"type": "Microsoft.KeyVault/vaults", "apiVersion": "2023-07-01", "name": "[parameters('names')[copyIndex()]]",
+                     "copy": {"name": "vaults", "count": "[length(parameters('names'))]"}, "properties": {}}]}"#;
+    let x = crate::common::expand_text(t, None, &full_context());
+    assert_eq!(x.resources.len(), 1);
+    let why = x.resources[0].condition.unknown_reason().unwrap();
+    assert!(why.contains("copy count is unknown"), "{why}");
+    assert!(x.resources[0].name.is_unknown());
+}

@@ -27,6 +27,8 @@ enum Command {
     Check(Box<CheckArgs>),
     /// Check ARM templates against the rules and report every finding with its position.
     Validate(ValidateArgs),
+    /// Print what a deployment of the template would create, as JSON.
+    Expand(ExpandArgs),
 }
 
 /// `render` flags (CLI.md); every value can also come from `--params`.
@@ -303,6 +305,72 @@ fn parse_fail_on(s: &str) -> Result<cmek_arm::diag::Level, String> {
     }
 }
 
+#[derive(Args)]
+struct ExpandArgs {
+    /// The ARM template (JSON, comments allowed).
+    template: std::path::PathBuf,
+    /// ARM parameters file (deploymentParameters schema).
+    #[arg(long, value_name = "FILE")]
+    parameters: Option<std::path::PathBuf>,
+    /// Subscription ID for subscription(), resourceId() and resource IDs.
+    #[arg(long, value_name = "GUID")]
+    subscription_id: Option<String>,
+    /// Resource group name for resourceGroup() and resource IDs.
+    #[arg(long, value_name = "NAME")]
+    resource_group: Option<String>,
+    /// Location of the resource group (resourceGroup().location).
+    #[arg(long, value_name = "REGION")]
+    resource_group_location: Option<String>,
+    /// Tenant ID (subscription().tenantId, tenant()).
+    #[arg(long, value_name = "GUID")]
+    tenant_id: Option<String>,
+    /// Object ID of the deploying principal (deployer().objectId).
+    #[arg(long, value_name = "GUID")]
+    deployer_object_id: Option<String>,
+}
+
+fn read_doc(path: &std::path::Path) -> anyhow::Result<cmek_arm::arm::json::Document> {
+    let bytes = std::fs::read(path).map_err(|e| cmek_arm::Error::io(path, &e))?;
+    cmek_arm::arm::json::parse(&path.display().to_string(), &bytes)
+        .map_err(|e| cmek_arm::Error::Usage(format!("{e} (ARM001 json-syntax)")).into())
+}
+
+fn run_expand(args: &ExpandArgs) -> anyhow::Result<u8> {
+    use cmek_arm::arm::expand::{expand, Context};
+    let template = read_doc(&args.template)?;
+    let parameters = args.parameters.as_deref().map(read_doc).transpose()?;
+    let ctx = Context {
+        subscription_id: args.subscription_id.clone(),
+        resource_group: args.resource_group.clone(),
+        resource_group_location: args.resource_group_location.clone(),
+        tenant_id: args.tenant_id.clone(),
+        deployer_object_id: args.deployer_object_id.clone(),
+        deployment_name: None,
+    };
+    let expansion = expand(&template, parameters.as_ref(), &ctx);
+    let text = serde_json::to_string_pretty(&expansion.to_json())?;
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = std::io::Write::write_all(&mut stdout, format!("{text}\n").as_bytes()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+    }
+    for d in &expansion.diagnostics {
+        let (line, column) = match &d.location {
+            cmek_arm::diag::Location::File { span: Some(s), .. } => {
+                cmek_arm::diag::line_col(&template.text, s.start)
+            }
+            _ => (0, 0),
+        };
+        eprintln!(
+            "{}:{line}:{column}: {} {}: {}",
+            template.file, d.level, d.rule, d.message
+        );
+    }
+    Ok(u8::from(expansion.is_broken()))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<u8> = match cli.command {
@@ -362,6 +430,7 @@ fn main() -> ExitCode {
             let mut out = std::io::BufWriter::new(stdout.lock());
             cmek_arm::validate::validate(&args.templates, &options, &mut out).map_err(Into::into)
         }
+        Command::Expand(args) => run_expand(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

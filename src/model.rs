@@ -679,6 +679,9 @@ pub fn from_expansion_with(
         if kind == Kind::RoleAssignment {
             res.scope = Some(template_scope(er, &symbols));
         }
+        if let Value::Unknown(why) = &er.condition {
+            res.deployed_if = Some(why.clone());
+        }
         res.suppressions = suppressions(&res.body, &res.sources, &res.origin);
         if er.existing {
             deployment.existing.push(res);
@@ -1224,6 +1227,7 @@ mod tests {
             depends_on: Vec::new(),
             origin: doc.location(pointer),
             existing,
+            condition: Value::Bool(true),
         }
     }
 

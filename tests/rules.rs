@@ -4,5 +4,11 @@
 
 #[path = "rules/cli.rs"]
 mod cli;
+#[path = "rules/fixtures.rs"]
+mod fixtures;
 #[path = "rules/live.rs"]
 mod live;
+#[path = "rules/real.rs"]
+mod real;
+#[path = "rules/roundtrip.rs"]
+mod roundtrip;

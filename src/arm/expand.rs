@@ -1,9 +1,18 @@
 //! Template + parameters + deployment context -> the concrete resources a
 //! deployment would create, each remembering its origin, plus evaluated outputs.
 
-use crate::diag::{Diagnostic, Location};
-use crate::value::Value;
+use crate::arm::expr::ast::ExprSpan;
+use crate::arm::expr::eval::Finding;
+use crate::arm::expr::parser::is_expression;
+use crate::arm::expr::{
+    resource::provider_path, Engine, Evaluator, FaultKind, Frame, Limits, Ptr, Scope,
+};
+use crate::arm::json::{pointer_push, Document};
+use crate::diag::{Diagnostic, Level, Location, Span};
+use crate::value::{Map, Value};
 use indexmap::IndexMap;
+use serde_json::Value as Json;
+use std::collections::HashSet;
 
 /// The deployment context from the CLI flags; `None` values evaluate to Unknown.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +50,9 @@ pub struct ExpandedResource {
     pub origin: Location,
     /// Declared with `"existing": true`: referenced, not deployed.
     pub existing: bool,
+    /// The evaluated `condition`: `true`, or Unknown when it cannot be decided
+    /// (resources whose condition is `false` are left out).
+    pub condition: Value,
 }
 
 /// An evaluated template output.
@@ -62,4 +74,983 @@ pub struct Expansion {
     pub outputs: IndexMap<String, Output>,
     /// Findings the engine made on the way (ARM003 expression syntax, ARM004 undefined references).
     pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Deepest nesting of inline `Microsoft.Resources/deployments` followed.
+pub const MAX_NESTING: usize = 32;
+/// Most resources one expansion produces (copy loops times nesting).
+pub const MAX_RESOURCES: usize = 50_000;
+
+const DEPLOYMENTS: &str = "Microsoft.Resources/deployments";
+
+/// Expands `template` with an optional parameters file in the deployment context `ctx`.
+///
+/// Never fails: problems are findings in [`Expansion::diagnostics`] and the
+/// values concerned are Unknown.
+pub fn expand(template: &Document, parameters: Option<&Document>, ctx: &Context) -> Expansion {
+    expand_with(template, parameters, ctx, Limits::default())
+}
+
+/// [`expand`] with explicit limits (steps, sizes, nesting).
+pub fn expand_with(
+    template: &Document,
+    parameters: Option<&Document>,
+    ctx: &Context,
+    limits: Limits,
+) -> Expansion {
+    // Evaluation recurses (variables referring to variables, JSON nesting, nested
+    // deployments); every depth is limited, and a thread with a known, large stack
+    // makes those limits safe whatever thread the caller runs on (test threads have 2 MiB).
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("cmek-arm-expand".into())
+            .stack_size(EXPAND_STACK)
+            .spawn_scoped(s, || expand_here(template, parameters, ctx, limits))
+            .ok()
+            .and_then(|h| h.join().ok())
+    })
+    .unwrap_or_else(|| {
+        let mut out = Expansion::default();
+        out.diagnostics.push(Diagnostic::new(
+            "ARM004",
+            Level::Error,
+            "the template could not be expanded (internal error; please report it)",
+            Location::File {
+                file: template.file.clone(),
+                pointer: String::new(),
+                span: None,
+            },
+        ));
+        out
+    })
+}
+
+/// Stack for the expansion thread (reserved, not committed, until used).
+const EXPAND_STACK: usize = 256 << 20;
+
+fn expand_here(
+    template: &Document,
+    parameters: Option<&Document>,
+    ctx: &Context,
+    limits: Limits,
+) -> Expansion {
+    let engine = Engine::new(limits);
+    let mut out = Expansion::default();
+    syntax_pass(template, &mut out.diagnostics);
+    let provided = parameters
+        .map(|p| parameter_values(&p.value))
+        .unwrap_or_default();
+    let scope = Scope {
+        subscription_id: ctx.subscription_id.clone(),
+        resource_group: ctx.resource_group.clone(),
+        resource_group_location: ctx.resource_group_location.clone(),
+        tenant_id: ctx.tenant_id.clone(),
+        deployer_object_id: ctx.deployer_object_id.clone(),
+        deployment_name: ctx.deployment_name.clone(),
+        level: level_of(&template.value),
+    };
+    let mut x = Expander {
+        engine: &engine,
+        doc: template,
+        resources: Vec::new(),
+        declared: Vec::new(),
+    };
+    let frame = Frame::new(&template.value, "", provided, scope);
+    let ev = Evaluator::new(&engine, &frame);
+    x.resources_of(&ev, &template.value, "", 0);
+    out.outputs = x.outputs(&ev, &template.value, "");
+    let declared = std::mem::take(&mut x.declared);
+    x.check_depends_on(&declared);
+    resolve_depends_on(&mut x.resources);
+    out.resources = x.resources;
+    let mut seen: HashSet<_> = out
+        .diagnostics
+        .iter()
+        .map(|d| (d.rule, d.message.clone(), pointer_of(&d.location)))
+        .collect();
+    for f in engine.take_findings() {
+        let d = finding_diag(template, &f);
+        if seen.insert((d.rule, d.message.clone(), pointer_of(&d.location))) {
+            out.diagnostics.push(d);
+        }
+    }
+    out
+}
+
+fn pointer_of(l: &Location) -> String {
+    match l {
+        Location::File { pointer, .. } => pointer.clone(),
+        _ => String::new(),
+    }
+}
+
+/// `parameters.<name>.value` of a deployment parameters file (or of a nested
+/// deployment's `properties.parameters`); a Key Vault `reference` is Unknown.
+pub fn parameter_values(json: &Json) -> IndexMap<String, Value> {
+    let params = json.get("parameters").unwrap_or(json);
+    let mut out = IndexMap::new();
+    if let Some(map) = params.as_object() {
+        for (k, v) in map {
+            if k == "$schema" || k == "contentVersion" {
+                continue;
+            }
+            out.insert(k.clone(), parameter_value(v));
+        }
+    }
+    out
+}
+
+fn parameter_value(v: &Json) -> Value {
+    if let Some(value) = v.get("value") {
+        return Value::from(value);
+    }
+    if v.get("reference").is_some() {
+        return Value::unknown("the value is a Key Vault secret reference");
+    }
+    Value::unknown("the parameter entry has no value")
+}
+
+fn level_of(template: &Json) -> String {
+    let schema = template
+        .get("$schema")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if schema.contains("subscriptiondeploymenttemplate") {
+        "subscription"
+    } else if schema.contains("managementgroupdeploymenttemplate") {
+        "managementGroup"
+    } else if schema.contains("tenantdeploymenttemplate") {
+        "tenant"
+    } else {
+        "resourceGroup"
+    }
+    .to_string()
+}
+
+/// Parses every expression string of the file once (ARM003 for syntax errors;
+/// ARM004 for unknown built-in functions and wrong argument counts, found even
+/// in branches that are never evaluated).
+fn syntax_pass(doc: &Document, diags: &mut Vec<Diagnostic>) {
+    fn walk(doc: &Document, v: &Json, ptr: Ptr<'_>, diags: &mut Vec<Diagnostic>) {
+        match v {
+            // Parsed and dropped: caching every string of a large template costs more
+            // than re-parsing the few the evaluation reaches.
+            Json::String(s) if is_expression(s) => {
+                match &crate::arm::expr::parser::parse_expression(s) {
+                    Err(e) => {
+                        let pointer = ptr.render();
+                        diags.push(Diagnostic::new(
+                            "ARM003",
+                            Level::Error,
+                            format!("invalid template expression: {}", e.message),
+                            location(doc, &pointer, Some(e.span)),
+                        ));
+                    }
+                    Ok(expr) => {
+                        let mut bad = Vec::new();
+                        expr.walk(&mut |e| {
+                            if let crate::arm::expr::ast::Expr::Call(c) = e {
+                                if c.namespace.is_some() || c.lname.starts_with("list") {
+                                    return;
+                                }
+                                match crate::arm::expr::signature(&c.lname) {
+                                    None => bad.push((
+                                        format!("'{}' is not a template function", c.name),
+                                        c.name_span,
+                                    )),
+                                    Some((lo, hi)) if c.args.len() < lo || c.args.len() > hi => bad
+                                        .push((
+                                            crate::arm::expr::arity_message(
+                                                &c.name,
+                                                lo,
+                                                hi,
+                                                c.args.len(),
+                                            ),
+                                            c.span,
+                                        )),
+                                    _ => {}
+                                }
+                            }
+                        });
+                        for (message, span) in bad {
+                            let pointer = ptr.render();
+                            diags.push(Diagnostic::new(
+                                "ARM004",
+                                Level::Error,
+                                message,
+                                location(doc, &pointer, Some(span)),
+                            ));
+                        }
+                    }
+                }
+            }
+            Json::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(doc, x, Ptr::Index(&ptr, i), diags);
+                }
+            }
+            Json::Object(o) => {
+                for (k, x) in o {
+                    walk(doc, x, Ptr::Key(&ptr, k), diags);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(doc, &doc.value, Ptr::Root(""), diags);
+}
+
+/// A location for `pointer`, narrowed to the expression's span when the JSON
+/// string has no escapes (so string offsets are file offsets).
+fn location(doc: &Document, pointer: &str, span: Option<ExprSpan>) -> Location {
+    let whole = doc.span(pointer);
+    let narrowed = match (whole, span) {
+        (Some(w), Some(s)) => {
+            let raw = doc
+                .text
+                .get(w.start + 1..w.end.saturating_sub(1))
+                .unwrap_or_default();
+            if raw.contains('\\') || s.end > raw.len() {
+                Some(w)
+            } else {
+                Some(Span::new(
+                    w.start + 1 + s.start,
+                    w.start + 1 + s.end.max(s.start),
+                ))
+            }
+        }
+        (w, _) => w,
+    };
+    Location::File {
+        file: doc.file.clone(),
+        pointer: pointer.to_string(),
+        span: narrowed.or_else(|| Some(doc.nearest_span(pointer))),
+    }
+}
+
+fn finding_diag(doc: &Document, f: &Finding) -> Diagnostic {
+    let message = match f.kind {
+        FaultKind::Undefined => f.message.clone(),
+        FaultKind::Invalid => format!("ARM would reject this expression: {}", f.message),
+        FaultKind::Limit => format!("limit exceeded: {}", f.message),
+    };
+    Diagnostic::new(
+        "ARM004",
+        Level::Error,
+        message,
+        location(doc, &f.pointer, f.span),
+    )
+}
+
+/// A resource as declared, for the `dependsOn` check.
+struct Declared {
+    names: Vec<String>,
+    symbol: Option<String>,
+}
+
+struct Expander<'d> {
+    engine: &'d Engine,
+    doc: &'d Document,
+    resources: Vec<ExpandedResource>,
+    declared: Vec<Declared>,
+}
+
+/// The parent of a nested (child) resource in language version 1.0.
+struct Parent {
+    resource_type: String,
+    name: Value,
+    id: Value,
+}
+
+impl<'d> Expander<'d> {
+    fn limit(&self, pointer: &str, message: String) {
+        self.engine.report(Finding {
+            kind: FaultKind::Limit,
+            message,
+            pointer: pointer.to_string(),
+            span: None,
+        });
+    }
+
+    /// Expands `template.resources` (array, or object keyed by symbolic name).
+    fn resources_of(&mut self, ev: &Evaluator<'_, '_>, template: &Json, base: &str, depth: usize) {
+        let Some(resources) = template.get("resources") else {
+            return;
+        };
+        let decls: Vec<(String, Option<&str>, &Json)> = match resources {
+            Json::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (format!("{base}/resources/{i}"), None, r))
+                .collect(),
+            Json::Object(o) => o
+                .iter()
+                .map(|(k, r)| {
+                    (
+                        pointer_push(&format!("{base}/resources"), k),
+                        Some(k.as_str()),
+                        r,
+                    )
+                })
+                .collect(),
+            _ => return,
+        };
+        // Symbolic names first, so scopes and dependsOn can name resources declared later.
+        for (pointer, symbol, r) in &decls {
+            if let Some(sym) = symbol {
+                // The real expansion below reports any fault; this pass only learns IDs.
+                self.engine.mute(true);
+                let id = self.quick_id(ev, r, pointer);
+                self.engine.mute(false);
+                ev.frame
+                    .symbols
+                    .borrow_mut()
+                    .insert(sym.to_ascii_lowercase(), id);
+            }
+        }
+        for (pointer, symbol, r) in decls {
+            self.resource(ev, r, &pointer, symbol, None, depth);
+        }
+    }
+
+    fn quick_id(&self, ev: &Evaluator<'_, '_>, r: &Json, pointer: &str) -> Value {
+        if r.get("copy").is_some() {
+            return Value::unknown("a copy loop has one ID per instance");
+        }
+        let rtype = r.get("type").and_then(Json::as_str).unwrap_or_default();
+        let root = Ptr::Root(pointer);
+        // A resource behind a false (or undecidable) condition may have a name that
+        // cannot be evaluated; it is looked at only when it is expanded.
+        if let Some(c) = r.get("condition") {
+            if !matches!(
+                ev.eval_json(c, Ptr::Key(&root, "condition")),
+                Value::Bool(true)
+            ) {
+                return Value::unknown("the resource is deployed only under a condition");
+            }
+        }
+        let name = r
+            .get("name")
+            .map_or(Value::Null, |n| ev.eval_json(n, Ptr::Key(&root, "name")));
+        let scope = r
+            .get("scope")
+            .map(|s| ev.eval_json(s, Ptr::Key(&root, "scope")));
+        resource_id(ev, rtype, &name, scope.as_ref(), r, &root)
+    }
+
+    fn resource(
+        &mut self,
+        ev: &Evaluator<'_, '_>,
+        r: &Json,
+        pointer: &str,
+        symbol: Option<&str>,
+        parent: Option<&Parent>,
+        depth: usize,
+    ) {
+        let root = Ptr::Root(pointer);
+        let Some(obj) = r.as_object() else {
+            return;
+        };
+        let mut declared = Declared {
+            names: Vec::new(),
+            symbol: symbol.map(str::to_ascii_lowercase),
+        };
+        let existing = obj.get("existing").and_then(Json::as_bool) == Some(true);
+        let mut uncertain: Option<Value> = None;
+        if existing {
+            self.engine.mute(true);
+        }
+        let instances: Vec<Evaluator<'_, '_>> = match obj.get("copy") {
+            Some(copy) => {
+                let cp = Ptr::Key(&root, "copy");
+                let name = copy.get("name").and_then(Json::as_str);
+                let count = copy
+                    .get("count")
+                    .map_or(Value::Int(0), |c| ev.eval_json(c, Ptr::Key(&cp, "count")));
+                match ev.copy_count(&count, &cp) {
+                    Ok(n) => (0..n).map(|i| ev.with_copy(name, i, true)).collect(),
+                    // Unknown count: one representative instance, so the resource's shape is
+                    // still seen; its condition says it may not exist.
+                    Err(u) if count.is_unknown() => {
+                        uncertain = Some(u);
+                        vec![ev.with_copy(name, 0, true)]
+                    }
+                    Err(_) => Vec::new(),
+                }
+            }
+            None => vec![ev.clone()],
+        };
+        for iev in instances {
+            if self.engine.exhausted() {
+                break;
+            }
+            if self.resources.len() >= MAX_RESOURCES {
+                self.limit(
+                    pointer,
+                    format!("expansion stopped at {MAX_RESOURCES} resources"),
+                );
+                break;
+            }
+            let condition = match obj.get("condition") {
+                Some(c) => iev.eval_json(c, Ptr::Key(&root, "condition")),
+                None => Value::Bool(true),
+            };
+            if matches!(condition, Value::Bool(false)) {
+                continue;
+            }
+            let condition = match (&uncertain, condition) {
+                (Some(u), Value::Bool(true)) => u.clone(),
+                (_, c) => c,
+            };
+            let short_type = obj.get("type").and_then(Json::as_str).unwrap_or_default();
+            let resource_type = match parent {
+                Some(p) if !short_type.contains('.') => format!("{}/{short_type}", p.resource_type),
+                _ => short_type.to_string(),
+            };
+            let mut name = obj
+                .get("name")
+                .map_or(Value::Null, |n| iev.eval_json(n, Ptr::Key(&root, "name")));
+            if let (Some(p), Value::String(n)) = (parent, &name) {
+                let want = resource_type.split('/').count() - 1;
+                if n.split('/').count() < want {
+                    name = match &p.name {
+                        Value::String(pn) => Value::String(format!("{pn}/{n}")),
+                        u => u.clone(),
+                    };
+                }
+            }
+            if let Value::String(n) = &name {
+                declared.names.push(n.to_ascii_lowercase());
+            }
+            let scope = obj
+                .get("scope")
+                .map(|s| iev.eval_json(s, Ptr::Key(&root, "scope")));
+            let id = match parent {
+                Some(p) if scope.is_none() => child_id(&p.id, &resource_type, &name),
+                _ => resource_id(&iev, &resource_type, &name, scope.as_ref(), r, &root),
+            };
+            let nested = resource_type.eq_ignore_ascii_case(DEPLOYMENTS);
+            let mut body = Map::with_capacity(obj.len());
+            for (k, v) in obj {
+                let lk = k.to_ascii_lowercase();
+                if matches!(
+                    lk.as_str(),
+                    "copy" | "condition" | "resources" | "dependson"
+                ) {
+                    continue;
+                }
+                let here = Ptr::Key(&root, k);
+                let value = match lk.as_str() {
+                    "name" => name.clone(),
+                    "type" => Value::String(resource_type.clone()),
+                    "scope" => scope.clone().unwrap_or(Value::Null),
+                    "properties" if nested => nested_properties(&iev, v, here),
+                    _ => iev.eval_json(v, here),
+                };
+                body.insert(k.clone(), value);
+            }
+            let mut depends_on = Vec::new();
+            if let Some(Json::Array(deps)) = obj.get("dependsOn") {
+                let dp = Ptr::Key(&root, "dependsOn");
+                for (i, d) in deps.iter().enumerate() {
+                    let v = iev.eval_json(d, Ptr::Index(&dp, i));
+                    let v = match &v {
+                        Value::String(s) if !s.contains('/') => iev
+                            .frame
+                            .symbols
+                            .borrow()
+                            .get(&s.to_ascii_lowercase())
+                            .cloned()
+                            .unwrap_or(v),
+                        _ => v,
+                    };
+                    depends_on.push(v);
+                }
+            }
+            if let Some(p) = parent {
+                depends_on.push(p.id.clone());
+            }
+            let api_version = body.get("apiVersion").cloned().unwrap_or(Value::Null);
+            let properties = body.get("properties").cloned();
+            self.resources.push(ExpandedResource {
+                resource_type: resource_type.clone(),
+                api_version,
+                name: name.clone(),
+                id: id.clone(),
+                body: Value::Object(body),
+                depends_on,
+                origin: self.doc.location(pointer),
+                existing,
+                condition: condition.clone(),
+            });
+            if nested {
+                if depth + 1 > MAX_NESTING {
+                    self.limit(
+                        pointer,
+                        format!("nested deployments deeper than {MAX_NESTING}"),
+                    );
+                } else {
+                    self.nested(&iev, r, pointer, &name, properties.as_ref(), depth + 1);
+                }
+            }
+            if let Some(Json::Array(children)) = obj.get("resources") {
+                let me = Parent {
+                    resource_type: resource_type.clone(),
+                    name: name.clone(),
+                    id: id.clone(),
+                };
+                for (i, c) in children.iter().enumerate() {
+                    self.resource(
+                        &iev,
+                        c,
+                        &format!("{pointer}/resources/{i}"),
+                        None,
+                        Some(&me),
+                        depth,
+                    );
+                }
+            }
+        }
+        if existing {
+            self.engine.mute(false);
+        }
+        self.declared.push(declared);
+    }
+
+    /// Follows an inline nested deployment: inner scope gets its own frame with the
+    /// parameters passed in `properties.parameters`; outer scope shares the parent's.
+    fn nested(
+        &mut self,
+        ev: &Evaluator<'_, '_>,
+        r: &Json,
+        pointer: &str,
+        name: &Value,
+        properties: Option<&Value>,
+        depth: usize,
+    ) {
+        let Some(props) = r.get("properties") else {
+            return;
+        };
+        let Some(template) = props.get("template") else {
+            return;
+        };
+        let base = format!("{pointer}/properties/template");
+        let inner = props
+            .get("expressionEvaluationOptions")
+            .and_then(|o| o.get("scope"))
+            .and_then(Json::as_str)
+            .is_some_and(|s| s.eq_ignore_ascii_case("inner"));
+        if !inner {
+            self.resources_of(ev, template, &base, depth);
+            return;
+        }
+        let provided: IndexMap<String, Value> = properties
+            .and_then(|p| p.get("parameters"))
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        let value = match v {
+                            Value::Object(o) => match crate::value::get_ci(o, "value") {
+                                Some(x) => x.clone(),
+                                None => Value::unknown("the value is a Key Vault secret reference"),
+                            },
+                            Value::Unknown(_) => v.clone(),
+                            _ => Value::unknown("the parameter entry has no value"),
+                        };
+                        (k.clone(), value)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let outer = &ev.frame.scope;
+        let text = |key: &str| {
+            r.get(key)
+                .map(|j| ev.eval_json(j, Ptr::Key(&Ptr::Root(pointer), key)))
+        };
+        let mut scope = outer.clone();
+        scope.level = level_of(template);
+        if let Some(v) = text("subscriptionId") {
+            scope.subscription_id = v.as_str().map(str::to_string);
+            scope.resource_group_location = None;
+        }
+        if let Some(v) = text("resourceGroup") {
+            let same = v
+                .as_str()
+                .is_some_and(|g| Some(g) == outer.resource_group.as_deref());
+            scope.resource_group = v.as_str().map(str::to_string);
+            if !same {
+                scope.resource_group_location = None;
+            }
+        }
+        scope.deployment_name = name.as_str().map(str::to_string);
+        let frame = Frame::new(template, &base, provided, scope);
+        let iev = Evaluator::new(self.engine, &frame);
+        for extra in &frame.undeclared {
+            self.engine.report(Finding {
+                kind: FaultKind::Undefined,
+                message: format!("the nested template declares no parameter '{extra}'"),
+                pointer: format!("{pointer}/properties/parameters/{extra}"),
+                span: None,
+            });
+        }
+        self.resources_of(&iev, template, &base, depth);
+    }
+
+    fn outputs(
+        &self,
+        ev: &Evaluator<'_, '_>,
+        template: &Json,
+        base: &str,
+    ) -> IndexMap<String, Output> {
+        let mut out = IndexMap::new();
+        let Some(outputs) = template.get("outputs").and_then(Json::as_object) else {
+            return out;
+        };
+        for (k, o) in outputs {
+            let pointer = pointer_push(&format!("{base}/outputs"), k);
+            let root = Ptr::Root(&pointer);
+            if let Some(c) = o.get("condition") {
+                if matches!(
+                    ev.eval_json(c, Ptr::Key(&root, "condition")),
+                    Value::Bool(false)
+                ) {
+                    continue;
+                }
+            }
+            let output_type = o
+                .get("type")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let value = if let Some(copy) = o.get("copy") {
+                let cp = Ptr::Key(&root, "copy");
+                let count = copy
+                    .get("count")
+                    .map_or(Value::Int(0), |c| ev.eval_json(c, Ptr::Key(&cp, "count")));
+                match ev.copy_count(&count, &cp) {
+                    Ok(n) => {
+                        let input = copy.get("input").unwrap_or(&Json::Null);
+                        Value::Array(
+                            (0..n)
+                                .map(|i| {
+                                    ev.with_copy(None, i, true)
+                                        .eval_json(input, Ptr::Key(&cp, "input"))
+                                })
+                                .collect(),
+                        )
+                    }
+                    Err(u) => u,
+                }
+            } else {
+                o.get("value")
+                    .map_or(Value::Null, |v| ev.eval_json(v, Ptr::Key(&root, "value")))
+            };
+            out.insert(k.clone(), Output { output_type, value });
+        }
+        out
+    }
+
+    /// ARM004 for `dependsOn` entries that name no resource of the template.
+    fn check_depends_on(&self, declared: &[Declared]) {
+        let ids: HashSet<String> = self
+            .resources
+            .iter()
+            .filter_map(|r| r.id.as_str().map(str::to_ascii_lowercase))
+            .collect();
+        let names: HashSet<&str> = declared
+            .iter()
+            .flat_map(|d| d.names.iter().map(String::as_str))
+            .collect();
+        let symbols: HashSet<&str> = declared
+            .iter()
+            .filter_map(|d| d.symbol.as_deref())
+            .collect();
+        let copies: HashSet<String> = self.copy_names();
+        for r in &self.resources {
+            let Location::File { pointer, .. } = &r.origin else {
+                continue;
+            };
+            if let Some(Json::Array(deps)) =
+                json_at(&self.doc.value, pointer).and_then(|j| j.get("dependsOn"))
+            {
+                for (i, d) in deps.iter().enumerate() {
+                    let Some(Value::String(v)) = r.depends_on.get(i) else {
+                        continue;
+                    };
+                    let l = v.to_ascii_lowercase();
+                    let last = l.rsplit('/').next().unwrap_or(&l);
+                    let known = ids.contains(&l)
+                        || ids.iter().any(|id| id.ends_with(&format!("/{l}")))
+                        || names.contains(l.as_str())
+                        || names.contains(last)
+                        || symbols.contains(l.as_str())
+                        || copies.contains(&l)
+                        // A resource ID we could not compute (unknown context) may still match.
+                        || self.resources.iter().any(|x| x.id.is_unknown());
+                    if !known && !matches!(d, Json::Null) {
+                        self.engine.report(Finding {
+                            kind: FaultKind::Undefined,
+                            message: format!("dependsOn '{v}' names no resource of this template"),
+                            pointer: format!("{pointer}/dependsOn/{i}"),
+                            span: None,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn copy_names(&self) -> HashSet<String> {
+        fn collect(v: &Json, out: &mut HashSet<String>) {
+            let items: Vec<&Json> = match v.get("resources") {
+                Some(Json::Array(a)) => a.iter().collect(),
+                Some(Json::Object(o)) => o.values().collect(),
+                _ => Vec::new(),
+            };
+            for r in items {
+                if let Some(n) = r
+                    .get("copy")
+                    .and_then(|c| c.get("name"))
+                    .and_then(Json::as_str)
+                {
+                    out.insert(n.to_ascii_lowercase());
+                }
+                collect(r, out);
+                if let Some(t) = r.get("properties").and_then(|p| p.get("template")) {
+                    collect(t, out);
+                }
+            }
+        }
+        let mut out = HashSet::new();
+        collect(&self.doc.value, &mut out);
+        out
+    }
+}
+
+/// Language 1.0 `dependsOn` may name a resource (`kv1`, `Microsoft.KeyVault/vaults/kv1`);
+/// where exactly one expanded resource matches, the entry becomes its ID.
+fn resolve_depends_on(resources: &mut [ExpandedResource]) {
+    let known: Vec<(String, String, String)> = resources
+        .iter()
+        .filter_map(|r| {
+            let (Value::String(name), Value::String(id)) = (&r.name, &r.id) else {
+                return None;
+            };
+            Some((
+                name.to_ascii_lowercase(),
+                format!("{}/{}", r.resource_type, name).to_ascii_lowercase(),
+                id.clone(),
+            ))
+        })
+        .collect();
+    for r in resources.iter_mut() {
+        for d in &mut r.depends_on {
+            let Value::String(s) = d else {
+                continue;
+            };
+            if s.starts_with('/') {
+                continue;
+            }
+            let l = s.to_ascii_lowercase();
+            let mut hits = known.iter().filter(|(n, tn, _)| *n == l || *tn == l);
+            if let (Some((_, _, id)), None) = (hits.next(), hits.next()) {
+                *d = Value::String(id.clone());
+            }
+        }
+    }
+}
+
+fn json_at<'j>(root: &'j Json, pointer: &str) -> Option<&'j Json> {
+    if pointer.is_empty() {
+        return Some(root);
+    }
+    root.pointer(pointer)
+}
+
+/// A nested deployment's properties without its template (flattened separately).
+fn nested_properties(ev: &Evaluator<'_, '_>, v: &Json, ptr: Ptr<'_>) -> Value {
+    let Some(o) = v.as_object() else {
+        return ev.eval_json(v, ptr);
+    };
+    let inner = o
+        .get("expressionEvaluationOptions")
+        .and_then(|x| x.get("scope"))
+        .and_then(Json::as_str)
+        .is_some_and(|s| s.eq_ignore_ascii_case("inner"));
+    let mut out = Map::new();
+    for (k, x) in o {
+        if k == "template" {
+            out.insert(
+                k.clone(),
+                Value::String("(flattened into resources)".into()),
+            );
+            continue;
+        }
+        let _ = inner;
+        out.insert(k.clone(), ev.eval_json(x, Ptr::Key(&ptr, k)));
+    }
+    Value::Object(out)
+}
+
+fn child_id(parent_id: &Value, resource_type: &str, name: &Value) -> Value {
+    match (parent_id, name) {
+        (Value::String(pid), Value::String(n)) => {
+            let seg_type = resource_type.rsplit('/').next().unwrap_or_default();
+            let seg_name = n.rsplit('/').next().unwrap_or_default();
+            Value::String(format!("{pid}/{seg_type}/{seg_name}"))
+        }
+        (Value::Unknown(_), _) => parent_id.clone(),
+        (_, Value::Unknown(_)) => name.clone(),
+        _ => Value::unknown("the resource has no name"),
+    }
+}
+
+/// The ID ARM gives a resource: at the deployment's scope, in another resource
+/// group/subscription (nested deployments), or below `scope` (extension resources).
+fn resource_id(
+    ev: &Evaluator<'_, '_>,
+    resource_type: &str,
+    name: &Value,
+    scope: Option<&Value>,
+    r: &Json,
+    root: &Ptr<'_>,
+) -> Value {
+    let name = match name {
+        Value::String(n) => n.clone(),
+        Value::Unknown(_) => return name.clone(),
+        _ => return Value::unknown("the resource has no name"),
+    };
+    let path = match provider_path(resource_type, &[name.as_str()]) {
+        Ok(p) => p,
+        Err(m) => return Value::unknown(m),
+    };
+    let s = &ev.frame.scope;
+    if let Some(scope) = scope {
+        let scope_id = match scope {
+            Value::String(sc) if sc.starts_with('/') => {
+                Value::String(sc.trim_end_matches('/').to_string())
+            }
+            Value::String(sc) if sc.contains('/') => rg_id(s).map_or_else(
+                |u| u,
+                |rg| Value::String(format!("{rg}/providers/{}", sc.trim_end_matches('/'))),
+            ),
+            Value::String(sym) => ev
+                .frame
+                .symbols
+                .borrow()
+                .get(&sym.to_ascii_lowercase())
+                .cloned()
+                .unwrap_or_else(|| Value::unknown(format!("scope '{sym}' names no resource"))),
+            Value::Unknown(_) => scope.clone(),
+            _ => Value::unknown("scope is not a string"),
+        };
+        return match scope_id {
+            Value::String(sid) => Value::String(format!("{sid}/providers/{path}")),
+            u => u,
+        };
+    }
+    let explicit = |key: &str| r.get(key).map(|j| ev.eval_json(j, Ptr::Key(root, key)));
+    let sub = match explicit("subscriptionId") {
+        Some(Value::String(x)) => Ok(x),
+        Some(u @ Value::Unknown(_)) => Err(u),
+        _ => s.subscription_id.clone().ok_or_else(|| {
+            Value::unknown("resource ID needs the subscription ID (--subscription-id)")
+        }),
+    };
+    let rg = match explicit("resourceGroup") {
+        Some(Value::String(x)) => Some(Ok(x)),
+        Some(u @ Value::Unknown(_)) => Some(Err(u)),
+        _ if s.level == "resourceGroup" => Some(s.resource_group.clone().ok_or_else(|| {
+            Value::unknown("resource ID needs the resource group (--resource-group)")
+        })),
+        _ => None,
+    };
+    match s.level.as_str() {
+        "tenant" | "managementGroup" if r.get("subscriptionId").is_none() => {
+            Value::String(format!("/providers/{path}"))
+        }
+        _ => match (sub, rg) {
+            (Err(u), _) => u,
+            (Ok(_), Some(Err(u))) => u,
+            (Ok(sub), Some(Ok(rg))) => Value::String(format!(
+                "/subscriptions/{sub}/resourceGroups/{rg}/providers/{path}"
+            )),
+            (Ok(sub), None) => Value::String(format!("/subscriptions/{sub}/providers/{path}")),
+        },
+    }
+}
+
+fn rg_id(s: &Scope) -> Result<String, Value> {
+    match (&s.subscription_id, &s.resource_group) {
+        (Some(sub), Some(rg)) => Ok(format!("/subscriptions/{sub}/resourceGroups/{rg}")),
+        (None, _) => Err(Value::unknown(
+            "resource ID needs the subscription ID (--subscription-id)",
+        )),
+        (_, None) => Err(Value::unknown(
+            "resource ID needs the resource group (--resource-group)",
+        )),
+    }
+}
+
+impl Expansion {
+    /// The `expand` command's JSON (CLI.md): version, resources with origin, outputs.
+    pub fn to_json(&self) -> Json {
+        let resources: Vec<Json> = self
+            .resources
+            .iter()
+            .map(|r| {
+                let mut m = serde_json::Map::new();
+                m.insert("type".into(), Json::String(r.resource_type.clone()));
+                m.insert("apiVersion".into(), r.api_version.to_json());
+                m.insert("name".into(), r.name.to_json());
+                m.insert("id".into(), r.id.to_json());
+                if let Value::Object(body) = &r.body {
+                    for (k, v) in body {
+                        let lk = k.to_ascii_lowercase();
+                        if !matches!(lk.as_str(), "type" | "apiversion" | "name") {
+                            m.insert(k.clone(), v.to_json());
+                        }
+                    }
+                }
+                if r.existing {
+                    m.insert("existing".into(), Json::Bool(true));
+                }
+                if !matches!(r.condition, Value::Bool(true)) {
+                    m.insert("condition".into(), r.condition.to_json());
+                }
+                m.insert(
+                    "dependsOn".into(),
+                    Json::Array(r.depends_on.iter().map(Value::to_json).collect()),
+                );
+                if let Location::File { file, pointer, .. } = &r.origin {
+                    let mut o = serde_json::Map::new();
+                    o.insert("file".into(), Json::String(file.clone()));
+                    o.insert("pointer".into(), Json::String(pointer.clone()));
+                    m.insert("origin".into(), Json::Object(o));
+                }
+                Json::Object(m)
+            })
+            .collect();
+        let mut outputs = serde_json::Map::new();
+        for (k, o) in &self.outputs {
+            let mut m = serde_json::Map::new();
+            m.insert("type".into(), Json::String(o.output_type.clone()));
+            m.insert("value".into(), o.value.to_json());
+            outputs.insert(k.clone(), Json::Object(m));
+        }
+        let mut root = serde_json::Map::new();
+        root.insert("version".into(), Json::from(1));
+        root.insert("resources".into(), Json::Array(resources));
+        root.insert("outputs".into(), Json::Object(outputs));
+        Json::Object(root)
+    }
+
+    /// True when the engine found the template broken (ARM003/ARM004 errors).
+    pub fn is_broken(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.level == Level::Error && (d.rule == "ARM003" || d.rule == "ARM004"))
+    }
 }

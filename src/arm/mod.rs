@@ -3,6 +3,7 @@
 
 pub mod azure_schemas;
 pub mod expand;
+pub mod expr;
 pub mod json;
 pub mod schema;
 pub mod walk;

@@ -36,9 +36,14 @@ include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 
 pub mod arm001_json_syntax;
 pub mod arm002_template_schema;
+pub mod arm003_expression_syntax;
+pub mod arm004_undefined_reference;
+pub mod arm005_unused_declaration;
 pub mod arm006_api_version;
 pub mod arm007_hardcoded_location;
+pub mod arm008_nondeterministic_name;
 pub mod arm009_parameters_file;
+pub mod arm010_secret_exposure;
 
 /// Where a rule can report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +128,27 @@ pub static RULES: &[Rule] = &[
         check: Check::Engine,
     },
     Rule {
+        id: "ARM003",
+        name: "expression-syntax",
+        level: Level::Error,
+        applies: Applies::Template,
+        check: Check::Engine,
+    },
+    Rule {
+        id: "ARM004",
+        name: "undefined-reference",
+        level: Level::Error,
+        applies: Applies::Template,
+        check: Check::Engine,
+    },
+    Rule {
+        id: "ARM005",
+        name: "unused-declaration",
+        level: Level::Warning,
+        applies: Applies::Template,
+        check: Check::Template(arm005_unused_declaration::check),
+    },
+    Rule {
         id: arm006_api_version::ID,
         name: "api-version",
         level: Level::Warning,
@@ -137,11 +163,25 @@ pub static RULES: &[Rule] = &[
         check: Check::Template(arm007_hardcoded_location::check),
     },
     Rule {
+        id: "ARM008",
+        name: "nondeterministic-name",
+        level: Level::Error,
+        applies: Applies::Template,
+        check: Check::Template(arm008_nondeterministic_name::check),
+    },
+    Rule {
         id: arm009_parameters_file::ID,
         name: "parameters-file",
         level: Level::Error,
         applies: Applies::Template,
         check: Check::Template(arm009_parameters_file::check),
+    },
+    Rule {
+        id: "ARM010",
+        name: "secret-exposure",
+        level: Level::Warning,
+        applies: Applies::Template,
+        check: Check::Template(arm010_secret_exposure::check),
     },
     Rule {
         id: "CMK001",

@@ -139,7 +139,8 @@ fn rule_fixtures() {
         .map(|e| e.unwrap().path())
         .filter(|p| {
             let n = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            n.ends_with(".json") && !n.ends_with(".parameters.json")
+            // The ARM rules' fixtures share this folder; they have their own test.
+            n.starts_with("cmk") && n.ends_with(".json") && !n.ends_with(".parameters.json")
         })
         .collect();
     paths.sort();

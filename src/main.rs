@@ -283,15 +283,83 @@ struct ValidateArgs {
     /// ARM parameters file, checked against (and used with) every TEMPLATE.
     #[arg(long, value_name = "FILE")]
     parameters: Option<std::path::PathBuf>,
+    /// Also validate each resource against Azure's official schema for its type
+    /// and apiVersion, from this directory (laid out like azure-resource-manager-schemas).
+    #[arg(long, value_name = "DIR")]
+    schema_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    rules: RuleArgs,
+    #[command(flatten)]
+    report: ReportArgs,
+    #[command(flatten)]
+    context: ContextArgs,
+}
+
+/// What the CMEK rules compare against (validate and check).
+#[derive(Args)]
+struct RuleArgs {
+    /// The region the vault must be in (CMK004).
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// The principal that must hold Key Vault Crypto Service Encryption User (CMK010).
+    #[arg(long, value_name = "GUID")]
+    sp_object_id: Option<String>,
+    /// The principal that must hold Key Vault Crypto Officer (CMK011).
+    #[arg(long, value_name = "GUID")]
+    officer_object_id: Option<String>,
+    /// The vendor suffix the key name must end with (CMK007).
+    #[arg(long, value_name = "SUFFIX")]
+    key_suffix: Option<String>,
+    /// Requirement profile: `tidb-cloud` (default) or a TOML profile file.
+    #[arg(long, value_name = "NAME|FILE")]
+    profile: Option<String>,
+    /// Drop findings of this rule (ID or name); repeat for several.
+    #[arg(long, value_name = "RULE")]
+    ignore: Vec<String>,
+}
+
+/// How findings are reported.
+#[derive(Args)]
+struct ReportArgs {
     /// Output format: text, json, sarif, junit or github.
     #[arg(long, default_value = "text", value_parser = parse_format)]
     format: cmek_arm::report::Format,
     /// Lowest level that makes the exit code 1: error or warning.
     #[arg(long, default_value = "error", value_parser = parse_fail_on)]
     fail_on: cmek_arm::diag::Level,
-    /// Drop findings of this rule (ID or name); repeat for several.
-    #[arg(long, value_name = "RULE")]
-    ignore: Vec<String>,
+}
+
+/// The deployment context template expressions read; absent values are unknown.
+#[derive(Args)]
+struct ContextArgs {
+    /// Subscription ID for subscription(), resourceId() and resource IDs.
+    #[arg(long, value_name = "GUID")]
+    subscription_id: Option<String>,
+    /// Resource group name for resourceGroup() and resource IDs.
+    #[arg(long, value_name = "NAME")]
+    resource_group: Option<String>,
+    /// Location of the resource group (resourceGroup().location).
+    #[arg(long, value_name = "REGION")]
+    resource_group_location: Option<String>,
+    /// Tenant ID (subscription().tenantId, tenant()); also the tenant the vault must trust (CMK016).
+    #[arg(long, value_name = "GUID")]
+    tenant_id: Option<String>,
+    /// Object ID of the deploying principal (deployer().objectId).
+    #[arg(long, value_name = "GUID")]
+    deployer_object_id: Option<String>,
+}
+
+impl ContextArgs {
+    fn context(&self) -> cmek_arm::arm::expand::Context {
+        cmek_arm::arm::expand::Context {
+            subscription_id: self.subscription_id.clone(),
+            resource_group: self.resource_group.clone(),
+            resource_group_location: self.resource_group_location.clone(),
+            tenant_id: self.tenant_id.clone(),
+            deployer_object_id: self.deployer_object_id.clone(),
+            deployment_name: None,
+        }
+    }
 }
 
 fn parse_format(s: &str) -> Result<cmek_arm::report::Format, String> {
@@ -312,63 +380,45 @@ struct ExpandArgs {
     /// ARM parameters file (deploymentParameters schema).
     #[arg(long, value_name = "FILE")]
     parameters: Option<std::path::PathBuf>,
-    /// Subscription ID for subscription(), resourceId() and resource IDs.
-    #[arg(long, value_name = "GUID")]
-    subscription_id: Option<String>,
-    /// Resource group name for resourceGroup() and resource IDs.
-    #[arg(long, value_name = "NAME")]
-    resource_group: Option<String>,
-    /// Location of the resource group (resourceGroup().location).
-    #[arg(long, value_name = "REGION")]
-    resource_group_location: Option<String>,
-    /// Tenant ID (subscription().tenantId, tenant()).
-    #[arg(long, value_name = "GUID")]
-    tenant_id: Option<String>,
-    /// Object ID of the deploying principal (deployer().objectId).
-    #[arg(long, value_name = "GUID")]
-    deployer_object_id: Option<String>,
+    #[command(flatten)]
+    context: ContextArgs,
 }
 
-fn read_doc(path: &std::path::Path) -> anyhow::Result<cmek_arm::arm::json::Document> {
-    let bytes = std::fs::read(path).map_err(|e| cmek_arm::Error::io(path, &e))?;
-    cmek_arm::arm::json::parse(&path.display().to_string(), &bytes)
-        .map_err(|e| cmek_arm::Error::Usage(format!("{e} (ARM001 json-syntax)")).into())
+fn run_validate(args: ValidateArgs) -> anyhow::Result<u8> {
+    let options = cmek_arm::validate::Options {
+        parameters: args.parameters,
+        format: args.report.format,
+        fail_on: args.report.fail_on,
+        flags: cmek_arm::rules::Flags {
+            region: args.rules.region,
+            sp_object_id: args.rules.sp_object_id,
+            officer_object_id: args.rules.officer_object_id,
+            key_suffix: args.rules.key_suffix,
+            tenant_id: args.context.tenant_id.clone(),
+            profile: args.rules.profile,
+            ignore: args.rules.ignore,
+        },
+        context: args.context.context(),
+        schema_dir: args.schema_dir,
+        color: cmek_arm::report::use_color(),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    Ok(cmek_arm::validate::validate(
+        &args.templates,
+        &options,
+        &mut out,
+    )?)
 }
 
 fn run_expand(args: &ExpandArgs) -> anyhow::Result<u8> {
-    use cmek_arm::arm::expand::{expand, Context};
-    let template = read_doc(&args.template)?;
-    let parameters = args.parameters.as_deref().map(read_doc).transpose()?;
-    let ctx = Context {
-        subscription_id: args.subscription_id.clone(),
-        resource_group: args.resource_group.clone(),
-        resource_group_location: args.resource_group_location.clone(),
-        tenant_id: args.tenant_id.clone(),
-        deployer_object_id: args.deployer_object_id.clone(),
-        deployment_name: None,
-    };
-    let expansion = expand(&template, parameters.as_ref(), &ctx);
-    let text = serde_json::to_string_pretty(&expansion.to_json())?;
-    // A closed pipe (`| head`) is not an error worth a panic.
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = std::io::Write::write_all(&mut stdout, format!("{text}\n").as_bytes()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(e.into());
-        }
-    }
-    for d in &expansion.diagnostics {
-        let (line, column) = match &d.location {
-            cmek_arm::diag::Location::File { span: Some(s), .. } => {
-                cmek_arm::diag::line_col(&template.text, s.start)
-            }
-            _ => (0, 0),
-        };
-        eprintln!(
-            "{}:{line}:{column}: {} {}: {}",
-            template.file, d.level, d.rule, d.message
-        );
-    }
-    Ok(u8::from(expansion.is_broken()))
+    Ok(cmek_arm::validate::expand_command(
+        &args.template,
+        args.parameters.as_deref(),
+        &args.context.context(),
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )?)
 }
 
 fn main() -> ExitCode {
@@ -418,18 +468,7 @@ fn main() -> ExitCode {
             ))
             .into()),
         },
-        Command::Validate(args) => {
-            let options = cmek_arm::validate::Options {
-                parameters: args.parameters,
-                format: args.format,
-                fail_on: args.fail_on,
-                ignore: args.ignore,
-                color: cmek_arm::report::use_color(),
-            };
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            cmek_arm::validate::validate(&args.templates, &options, &mut out).map_err(Into::into)
-        }
+        Command::Validate(args) => run_validate(args),
         Command::Expand(args) => run_expand(&args),
     };
     match result {

@@ -1,18 +1,22 @@
 //! The `validate` pipeline, for several templates per call:
 //!
-//! read -> `arm::json` (syntax error: ARM001 finding) -> [`analyse`] (schema,
-//! then every template rule) -> `--ignore` -> sort -> exit code per `--fail-on`
-//! -> emit in `--format`.
+//! read -> `arm::json` (syntax error: ARM001 finding) -> [`analyse`] (schemas,
+//! `arm::expand`, template rules, `model::from_expansion`, CMEK rules) ->
+//! `Settings::apply` (suppressions and levels, once for the whole run) -> sort ->
+//! exit code per `--fail-on` -> emit in `--format`.
 //!
 //! Only problems with the invocation itself (an unreadable file, an unknown rule
 //! in `--ignore`) are `Err` (exit 2); everything about a template's content is a
 //! finding.
 
+use crate::arm::azure_schemas::AzureSchemas;
+use crate::arm::expand::{self, Context};
 use crate::arm::json::{self, Document};
-use crate::arm::schema;
+use crate::arm::{schema, walk};
 use crate::diag::{Diagnostic, Level, Location};
+use crate::model::{self, Deployment};
 use crate::report::{self, Format, Report, Sources};
-use crate::rules::{self, Check, TemplateInput};
+use crate::rules::{self, Check, Flags, Settings, TemplateInput};
 use crate::Error;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -38,8 +42,13 @@ pub struct Options {
     pub format: Format,
     /// `--fail-on`: the lowest level that makes the exit code 1.
     pub fail_on: Level,
-    /// `--ignore RULE` (IDs or names), repeated.
-    pub ignore: Vec<String>,
+    /// The rule context and suppressions: `--region`, `--sp-object-id`,
+    /// `--officer-object-id`, `--key-suffix`, `--tenant-id`, `--profile`, `--ignore`.
+    pub flags: Flags,
+    /// The deployment context for expressions (`--subscription-id`, ...).
+    pub context: Context,
+    /// `--schema-dir`: also validate each resource against Azure's official schema.
+    pub schema_dir: Option<PathBuf>,
     /// Colour in text output.
     pub color: bool,
 }
@@ -50,7 +59,9 @@ impl Default for Options {
             parameters: None,
             format: Format::Text,
             fail_on: Level::Error,
-            ignore: Vec::new(),
+            flags: Flags::default(),
+            context: Context::default(),
+            schema_dir: None,
             color: false,
         }
     }
@@ -98,7 +109,17 @@ pub fn run(templates: &[PathBuf], options: &Options) -> crate::Result<Outcome> {
     if templates.is_empty() {
         return Err(Error::Usage("no TEMPLATE given".into()));
     }
-    let ignored = ignored_rules(&options.ignore)?;
+    let settings = Settings::from_flags(&options.flags)?;
+    let schemas = options
+        .schema_dir
+        .as_deref()
+        .map(AzureSchemas::open)
+        .transpose()?;
+    let analysis = Analysis {
+        settings: &settings,
+        context: &options.context,
+        schemas: schemas.as_ref(),
+    };
 
     let mut diagnostics = Vec::new();
     let mut sources = Sources::new();
@@ -130,7 +151,7 @@ pub fn run(templates: &[PathBuf], options: &Options) -> crate::Result<Outcome> {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(path) = templates.get(i) else { break };
-                        mine.push((i, check_file(path, parameters_ref)));
+                        mine.push((i, check_file(path, parameters_ref, &analysis)));
                     }
                     mine
                 })
@@ -151,18 +172,20 @@ pub fn run(templates: &[PathBuf], options: &Options) -> crate::Result<Outcome> {
             "a validation worker stopped unexpectedly".into(),
         ));
     }
+    let mut deployment = Deployment::default();
     for (_, result) in results {
         let file = result?;
         diagnostics.extend(file.diagnostics);
+        deployment.merge(file.deployment);
         sources.insert(file.name, file.text);
     }
     if let Some(doc) = parameters {
         sources.insert(doc.file.clone(), doc.text);
     }
 
-    diagnostics.retain(|d| !ignored.contains(&d.rule));
-    // Lead's seam: level overrides (`rules::Settings`) and in-template suppressions
-    // are applied here, in one place, before sorting.
+    // Suppressions and profile levels, once over every finding of the run, so a
+    // suppression that matches nothing anywhere is reported (CMK018).
+    settings.apply(&mut diagnostics, Some(&deployment));
     report::sort(&mut diagnostics, &sources);
     diagnostics.dedup();
     // Keep texts only where a finding (or label) points.
@@ -186,16 +209,31 @@ pub fn run(templates: &[PathBuf], options: &Options) -> crate::Result<Outcome> {
     })
 }
 
-/// The checks that run on one parsed template.
-///
-/// This is the seam for the expansion engine and the CMK rules: the lead wires
-/// `arm::expand::expand` and the model-based rules in here. Today it runs the
-/// schema (ARM002) and every `Check::Template` rule in the registry.
+/// What [`analyse`] needs besides the files: the same for every template of a run.
+pub struct Analysis<'a> {
+    /// Rule context and profile.
+    pub settings: &'a Settings,
+    /// Deployment context for expressions.
+    pub context: &'a Context,
+    /// Azure's official schemas, with `--schema-dir`.
+    pub schemas: Option<&'a AzureSchemas>,
+}
+
+/// Every check on one parsed template: schemas (ARM002), expansion (ARM003,
+/// ARM004), the template rules, then the CMEK rules on the model built from the
+/// expansion. Findings carry default levels; the model is returned so suppressions
+/// can be applied over the whole run.
 pub fn analyse(
     template: &Document,
     parameters: Option<&Document>,
-) -> crate::Result<Vec<Diagnostic>> {
+    analysis: &Analysis<'_>,
+) -> crate::Result<(Vec<Diagnostic>, Deployment)> {
     let mut out = schema::check(template)?;
+    if let Some(schemas) = analysis.schemas {
+        out.extend(official_schema_findings(schemas, template));
+    }
+    let expansion = expand::expand(template, parameters, analysis.context);
+    out.extend(expansion.diagnostics.iter().cloned());
     let input = TemplateInput {
         template,
         parameters,
@@ -205,28 +243,89 @@ pub fn analyse(
             check(&input, &mut out);
         }
     }
-    Ok(out)
+    let deployment = model::from_expansion_with(&expansion, template, parameters);
+    out.extend(rules::check_model(&deployment, analysis.settings));
+    Ok((out, deployment))
+}
+
+/// ARM002 findings from Azure's official resource schemas (`--schema-dir`), for
+/// each top-level declaration whose type and literal apiVersion have a schema
+/// there. Deployment-level properties (`condition`, `copy`, `dependsOn`, ...) are
+/// not part of a resource schema, so they are left out of what is validated.
+fn official_schema_findings(schemas: &AzureSchemas, template: &Document) -> Vec<Diagnostic> {
+    const DEPLOYMENT_KEYS: [&str; 7] = [
+        "condition",
+        "copy",
+        "dependsOn",
+        "comments",
+        "resources",
+        "existing",
+        "scope",
+    ];
+    let mut out = Vec::new();
+    for decl in walk::resources(&template.value) {
+        let Some(serde_json::Value::Object(map)) = Some(decl.value) else {
+            continue;
+        };
+        let declared_type = map.get("type").and_then(serde_json::Value::as_str);
+        let api_version = map.get("apiVersion").and_then(serde_json::Value::as_str);
+        // Child resources nested in their parent use short types and names the
+        // top-level resource schemas do not describe.
+        let (Some(ty), Some(api)) = (declared_type, api_version) else {
+            continue;
+        };
+        if !ty.eq_ignore_ascii_case(&decl.full_type) || walk::is_expression(api) {
+            continue;
+        }
+        if schemas.resource_schema_uri(ty, api).is_none() {
+            continue;
+        }
+        let mut resource = map.clone();
+        resource.retain(|k, _| !DEPLOYMENT_KEYS.iter().any(|d| d.eq_ignore_ascii_case(k)));
+        let Ok(violations) =
+            schemas.validate_resource(ty, api, &serde_json::Value::Object(resource))
+        else {
+            continue;
+        };
+        for v in violations {
+            let pointer = format!("{}{}", decl.pointer, v.pointer);
+            out.push(Diagnostic::new(
+                rules::arm002_template_schema::ID,
+                Level::Error,
+                format!("{} (Azure's schema for {ty}@{api})", v.message),
+                template.location(&pointer),
+            ));
+        }
+    }
+    out
 }
 
 struct FileResult {
     name: String,
     text: String,
     diagnostics: Vec<Diagnostic>,
+    deployment: Deployment,
 }
 
-fn check_file(path: &Path, parameters: Option<&Document>) -> crate::Result<FileResult> {
+fn check_file(
+    path: &Path,
+    parameters: Option<&Document>,
+    analysis: &Analysis<'_>,
+) -> crate::Result<FileResult> {
     match load(path)? {
         Loaded::Broken(d, text) => Ok(FileResult {
             name: display(path),
             text,
             diagnostics: vec![d],
+            deployment: Deployment::default(),
         }),
         Loaded::Parsed(doc) => {
-            let diagnostics = analyse(&doc, parameters)?;
+            let (diagnostics, deployment) = analyse(&doc, parameters, analysis)?;
             Ok(FileResult {
                 name: doc.file.clone(),
                 text: doc.text,
                 diagnostics,
+                deployment,
             })
         }
     }
@@ -283,18 +382,62 @@ fn load(path: &Path) -> crate::Result<Loaded> {
     }
 }
 
-/// Resolves `--ignore` values (IDs or names) to rule IDs; an unknown one is a usage error.
-fn ignored_rules(ignore: &[String]) -> crate::Result<Vec<&'static str>> {
-    ignore
-        .iter()
-        .map(|value| {
-            rules::find(value)
-                .map(|r| r.id)
-                .ok_or_else(|| Error::InvalidInput {
-                    flag: "--ignore".into(),
-                    value: value.clone(),
-                    rule: "not a rule ID or name (see `cmek-arm rules`)".into(),
-                })
-        })
-        .collect()
+/// `cmek-arm expand`: writes what a deployment of `template` would create as
+/// JSON (CLI.md) to `out`, and the engine's findings as text to `err`. Returns 1
+/// when the template itself is broken (syntax, ARM003, ARM004), else 0.
+pub fn expand_command(
+    template: &Path,
+    parameters: Option<&Path>,
+    context: &Context,
+    out: &mut dyn io::Write,
+    err: &mut dyn io::Write,
+) -> crate::Result<u8> {
+    let write_failed = |e: io::Error| Error::Usage(format!("cannot write the output: {e}"));
+    let mut sources = Sources::new();
+    let mut broken = |d: Diagnostic, text: String, err: &mut dyn io::Write| {
+        if let Location::File { file, .. } = &d.location {
+            sources.insert(file.clone(), text);
+        }
+        let report = Report {
+            diagnostics: std::slice::from_ref(&d),
+            sources: &sources,
+        };
+        Format::Text
+            .emitter(false)
+            .emit(&report, err)
+            .map_err(write_failed)?;
+        Ok::<u8, Error>(1)
+    };
+    let template = match load(template)? {
+        Loaded::Parsed(doc) => doc,
+        Loaded::Broken(d, text) => return broken(d, text, err),
+    };
+    let parameters = match parameters.map(load).transpose()? {
+        Some(Loaded::Broken(d, text)) => return broken(d, text, err),
+        Some(Loaded::Parsed(doc)) => Some(doc),
+        None => None,
+    };
+    let expansion = expand::expand(&template, parameters.as_ref(), context);
+    let text = serde_json::to_string_pretty(&expansion.to_json())
+        .map_err(|e| Error::Internal(format!("expansion is not serialisable: {e}")))?;
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        // A closed pipe (`| head`) is the reader's choice.
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(write_failed(e)),
+        _ => {}
+    }
+    if !expansion.diagnostics.is_empty() {
+        let mut diagnostics = expansion.diagnostics.clone();
+        let mut sources = Sources::new();
+        sources.insert(template.file.clone(), template.text.clone());
+        report::sort(&mut diagnostics, &sources);
+        let report = Report {
+            diagnostics: &diagnostics,
+            sources: &sources,
+        };
+        Format::Text
+            .emitter(false)
+            .emit(&report, err)
+            .map_err(write_failed)?;
+    }
+    Ok(u8::from(expansion.is_broken()))
 }

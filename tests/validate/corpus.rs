@@ -106,7 +106,9 @@ fn quickstart_parameters_files_fit_their_templates() {
         let errors: Vec<String> = outcome
             .diagnostics
             .iter()
-            .filter(|d| d.level == cmek_arm::diag::Level::Error)
+            // This test is about templates and their parameters files; what the
+            // quickstarts break of the CMEK requirements is snapshotted in tests/rules/real.rs.
+            .filter(|d| d.level == cmek_arm::diag::Level::Error && d.rule.starts_with("ARM"))
             .map(|d| format!("{} {}", d.rule, d.message))
             .collect();
         assert_eq!(errors, expected, "{}", template.display());

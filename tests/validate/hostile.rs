@@ -89,13 +89,21 @@ fn deep_but_accepted_nesting_does_not_overflow() {
     let template =
         format!(r#"{{"$schema": "s", "contentVersion": "1.0.0.0", "resources": [{resource}]}}"#);
     let outcome = validate_bytes("t.json", template.as_bytes());
-    // The inner vault lacks tenantId and sku but is otherwise reached and checked.
-    assert!(
-        outcome.diagnostics.iter().all(|d| d.rule == "ARM002"),
-        "{:#?}",
-        outcome.diagnostics
-    );
-    assert!(!outcome.diagnostics.is_empty());
+    // The innermost vault lacks tenantId and sku: the schema reached it, 25
+    // nested deployments down, and nothing overflowed on the way.
+    let deepest = outcome
+        .diagnostics
+        .iter()
+        .filter(|d| d.rule == "ARM002")
+        .filter_map(|d| match &d.location {
+            cmek_arm::diag::Location::File { pointer, .. } => {
+                Some(pointer.matches("/properties/template/").count())
+            }
+            _ => None,
+        })
+        .max();
+    assert_eq!(deepest, Some(25), "{:#?}", outcome.diagnostics);
+    assert!(outcome.diagnostics.iter().all(|d| d.rule != "ARM001"));
 }
 
 #[test]

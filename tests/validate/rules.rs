@@ -1,8 +1,8 @@
 //! One fixture per rule (OK and bad cases side by side, ruff style) and a
 //! snapshot of the text report, reviewed like code.
 
-use cmek_arm::report::Format;
-use cmek_arm::validate::{validate, Options};
+use cmek_arm::report::{Format, Report};
+use cmek_arm::validate::{run, Options};
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
@@ -10,16 +10,26 @@ fn fixture(name: &str) -> PathBuf {
     PathBuf::from("tests/validate/fixtures").join(name)
 }
 
-/// The text report (no colour) and exit code for `templates`.
+/// The text report (no colour) and exit code for `templates`, keeping only the
+/// findings of the rule under test (the file name's `armNNN` prefix) so each
+/// snapshot shows one rule, ruff style.
 fn report(templates: &[&str], parameters: Option<&str>) -> String {
+    let rule = templates[0][..6].to_ascii_uppercase();
     let options = Options {
         parameters: parameters.map(fixture),
         format: Format::Text,
         ..Options::default()
     };
     let paths: Vec<PathBuf> = templates.iter().map(|t| fixture(t)).collect();
+    let mut outcome = run(&paths, &options).unwrap();
+    outcome.diagnostics.retain(|d| d.rule == rule);
+    let code = outcome.exit_code(options.fail_on);
     let mut out = Vec::new();
-    let code = validate(&paths, &options, &mut out).unwrap();
+    let report = Report {
+        diagnostics: &outcome.diagnostics,
+        sources: &outcome.sources,
+    };
+    Format::Text.emitter(false).emit(&report, &mut out).unwrap();
     format!("exit code {code}\n{}", String::from_utf8(out).unwrap())
 }
 

@@ -421,53 +421,23 @@ fn run_expand(args: &ExpandArgs) -> anyhow::Result<u8> {
     )?)
 }
 
+/// Prints to stdout; a closed pipe (`| head`) is the reader's choice, not an error.
+fn print(text: &str) -> u8 {
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    0
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<u8> = match cli.command {
         Command::Render(args) => run_render(&args),
         Command::Check(args) => run_check(&args),
         Command::Rules(args) => rules::Profile::load(&args.profile)
-            .map(|profile| {
-                let mut text = String::new();
-                for r in rules::RULES {
-                    // A profile's change is shown next to the catalogue's default.
-                    let (level, note) = match profile.level(r) {
-                        Some(l) if l == r.level => (l.to_string(), String::new()),
-                        Some(l) => (l.to_string(), format!("  (default {})", r.level)),
-                        None => ("off".to_string(), format!("  (default {})", r.level)),
-                    };
-                    let line = format!(
-                        "{:<8} {:<28} {:<8} {:<15}{note}",
-                        r.id,
-                        r.name,
-                        level,
-                        r.applies.as_str()
-                    );
-                    text.push_str(line.trim_end());
-                    text.push('\n');
-                }
-                // A closed pipe (`| head`) is the reader's choice, not an error.
-                let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-                0
-            })
+            .map(|profile| print(&rules::catalogue(&profile)))
             .map_err(Into::into),
-        Command::Explain(args) => match rules::find(&args.rule) {
-            Some(r) => {
-                println!(
-                    "{} ({}), default level {}\n\n{}",
-                    r.id,
-                    r.name,
-                    r.level,
-                    r.doc()
-                );
-                Ok(0)
-            }
-            None => Err(cmek_arm::Error::Usage(format!(
-                "unknown rule '{}' (see `cmek-arm rules`)",
-                args.rule
-            ))
-            .into()),
-        },
+        Command::Explain(args) => rules::explain(&args.rule)
+            .map(|text| print(&text))
+            .map_err(Into::into),
         Command::Validate(args) => run_validate(args),
         Command::Expand(args) => run_expand(&args),
     };

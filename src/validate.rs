@@ -289,10 +289,19 @@ fn official_schema_findings(schemas: &AzureSchemas, template: &Document) -> Vec<
         };
         for v in violations {
             let pointer = format!("{}{}", decl.pointer, v.pointer);
+            // jsonschema quotes the whole instance in some messages; the excerpt
+            // under the finding already shows it.
+            let message = match v
+                .message
+                .split_once(" is not valid under any of the schemas")
+            {
+                Some((_, rest)) => format!("the value is not valid under any of the schemas{rest}"),
+                None => v.message,
+            };
             out.push(Diagnostic::new(
                 rules::arm002_template_schema::ID,
                 Level::Error,
-                format!("{} (Azure's schema for {ty}@{api})", v.message),
+                format!("{message} (Azure's schema for {ty}@{api})"),
                 template.location(&pointer),
             ));
         }

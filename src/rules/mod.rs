@@ -342,6 +342,45 @@ pub fn check_model(deployment: &Deployment, settings: &Settings) -> Vec<Diagnost
     out
 }
 
+/// `cmek-arm rules`: one line per rule (ID, name, level, where it applies), with a
+/// profile's change shown next to the catalogue's default.
+pub fn catalogue(profile: &Profile) -> String {
+    let mut text = String::new();
+    for r in RULES {
+        let (level, note) = match profile.level(r) {
+            Some(l) if l == r.level => (l.to_string(), String::new()),
+            Some(l) => (l.to_string(), format!("  (default {})", r.level)),
+            None => ("off".to_string(), format!("  (default {})", r.level)),
+        };
+        let line = format!(
+            "{:<8} {:<28} {:<8} {:<15}{note}",
+            r.id,
+            r.name,
+            level,
+            r.applies.as_str()
+        );
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// `cmek-arm explain RULE`: the rule's header and documentation.
+pub fn explain(id_or_name: &str) -> crate::Result<String> {
+    let rule = find(id_or_name).ok_or_else(|| crate::Error::InvalidInput {
+        flag: "RULE".into(),
+        value: id_or_name.into(),
+        rule: "not a rule ID or name (see `cmek-arm rules`)".into(),
+    })?;
+    Ok(format!(
+        "{} ({}), default level {}\n\n{}\n",
+        rule.id,
+        rule.name,
+        rule.level,
+        rule.doc()
+    ))
+}
+
 /// Looks a rule up by ID or name, case-insensitively.
 pub fn find(id_or_name: &str) -> Option<&'static Rule> {
     RULES

@@ -86,3 +86,38 @@ fn arm009_parameters_file() {
     );
     snapshot!("arm009_parameters_file", out);
 }
+
+/// `--schema-dir`: each resource is also checked against Azure's official schema
+/// for its type and apiVersion (offline, from the corpus), at the right pointer.
+#[test]
+fn arm002_official_schemas_with_schema_dir() {
+    let Some(corpus) = super::corpus::corpus() else {
+        return;
+    };
+    let options = Options {
+        schema_dir: Some(corpus.join("arm-schemas")),
+        ..Options::default()
+    };
+    let outcome = run(&[fixture("schema_dir.json")], &options).unwrap();
+    let official: Vec<String> = outcome
+        .diagnostics
+        .iter()
+        .filter(|d| d.rule == "ARM002" && d.message.contains("Azure's schema"))
+        .map(|d| match &d.location {
+            cmek_arm::diag::Location::File { pointer, .. } => format!("{pointer}: {}", d.message),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        official,
+        ["/resources/1/properties: the value is not valid under any of the schemas listed in the 'oneOf' keyword (Azure's schema for Microsoft.KeyVault/vaults@2026-02-01)"],
+        "{:#?}",
+        outcome.diagnostics
+    );
+    // Without --schema-dir, the official schemas are not consulted.
+    let plain = run(&[fixture("schema_dir.json")], &Options::default()).unwrap();
+    assert!(plain
+        .diagnostics
+        .iter()
+        .all(|d| !d.message.contains("Azure's schema")));
+}

@@ -16,11 +16,12 @@
 //! - Microsoft Graph: `v1.0`.
 
 use super::endpoints::Endpoints;
-use super::probe::{self, ProbeOutcome};
+use super::probe;
 use super::{Api, AzureReader, Call, CallError, Reply};
 use crate::diag::Location;
 use crate::error::Error;
 use crate::model::{Deployment, Kind, Resource};
+use crate::params::{KeyName, VaultName};
 use crate::value::Value;
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -125,8 +126,6 @@ pub struct LiveState {
     pub principal: Option<Principal>,
     /// Things that could not be read or were not found.
     pub problems: Vec<ReadProblem>,
-    /// The wrap/unwrap probe's outcome, with `--probe`.
-    pub probe: Option<ProbeOutcome>,
     /// The vault and key names actually read.
     pub vault: String,
     /// The key name actually read.
@@ -543,15 +542,18 @@ pub async fn read<R: AzureReader>(
         ));
     }
 
-    // Round 3: the probe, only on a key that exists.
+    // Round 3: the probe, only on a key that exists (a missing key is already
+    // a finding; probing it would only repeat that). The outcome goes on the key,
+    // where CMK017 reads it.
     if target.probe {
-        state.probe = Some(if key_json.is_none() {
-            ProbeOutcome::Unknown {
-                reason: format!("key '{key}' could not be read, so it was not probed"),
-            }
-        } else {
-            probe::run(reader, &vault_base, &key).await?
-        });
+        if let Some(res) = state
+            .deployment
+            .resources
+            .iter_mut()
+            .find(|r| r.kind == Kind::Key)
+        {
+            res.probe = Some(probe::run(reader, &vault_base, &key).await?);
+        }
     }
     Ok(state)
 }
@@ -860,10 +862,10 @@ async fn names<R: AzureReader>(
     let key = target.key.clone().or(k);
     match (vault, key) {
         // Names from outputs go into URL paths: hold them to the naming rules.
-        (Some(v), _) if !crate::check::valid_vault_name(&v) => Err(Error::Azure(format!(
+        (Some(v), _) if VaultName::parse("vault", &v).is_err() => Err(Error::Azure(format!(
             "{what}: its outputs name the vault '{v}', which is not a valid Key Vault name"
         ))),
-        (_, Some(k)) if !crate::check::valid_key_name(&k) => Err(Error::Azure(format!(
+        (_, Some(k)) if KeyName::parse("key", &k).is_err() => Err(Error::Azure(format!(
             "{what}: its outputs name the key '{k}', which is not a valid key name"
         ))),
         (Some(v), Some(k)) => Ok((v, k)),

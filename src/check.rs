@@ -202,7 +202,12 @@ pub fn findings(state: &LiveState, settings: &Settings) -> Vec<Diagnostic> {
                     continue;
                 };
                 let loc = if p.resource.starts_with('/') {
-                    (Location::Azure { id: p.resource.clone() }, p.resource.clone())
+                    (
+                        Location::Azure {
+                            id: p.resource.clone(),
+                        },
+                        p.resource.clone(),
+                    )
                 } else {
                     at_key(p)
                 };

@@ -90,9 +90,9 @@ async fn step<R: AzureReader>(
             }
         }
         401 | 403 => Ok(Err(Probe::Unknown(format!(
-                "{op} was refused with {}{detail}: the identity running check needs Key Vault \
+            "{op} was refused with {}{detail}: the identity running check needs Key Vault \
                  Crypto Service Encryption User (or Crypto User) on the key to probe it",
-                reply.status
+            reply.status
         )))),
         // 400: the key cannot do this (disabled, expired, wrong operations, not RSA).
         s @ (400 | 404 | 409) => Ok(Err(Probe::Failed(format!(

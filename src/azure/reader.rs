@@ -687,6 +687,15 @@ async fn role_assignments<R: AzureReader>(
     )))
 }
 
+/// A Graph answer's JSON, or exit 3 saying Graph returned something unusable.
+fn graph_json(what: &str, reply: &Reply) -> Result<Json, Error> {
+    serde_json::from_slice(&reply.body).map_err(|e| {
+        Error::Azure(format!(
+            "{what}: Graph returned a body that is not JSON ({e})"
+        ))
+    })
+}
+
 /// Confirms the vendor principal in Graph; an app ID gets the object ID to use.
 async fn principal<R: AzureReader>(
     reader: &R,
@@ -739,14 +748,7 @@ async fn principal<R: AzureReader>(
     };
     let what = "looking up the vendor principal in Microsoft Graph";
     match reply.status {
-        200 => {
-            let j: Json = serde_json::from_slice(&reply.body).map_err(|e| {
-                Error::Azure(format!(
-                    "{what}: Graph returned a body that is not JSON ({e})"
-                ))
-            })?;
-            return Ok((Some(parse(&j)), Vec::new()));
-        }
+        200 => return Ok((Some(parse(&graph_json(what, &reply)?)), Vec::new())),
         401 | 403 => return unknown(graph_denied(reply.status)),
         // Graph answers 400 for an ID it cannot parse, 404 for an unknown object ID.
         400 | 404 => {}
@@ -766,12 +768,7 @@ async fn principal<R: AzureReader>(
     };
     match r.status {
         200 => {
-            let j: Json = serde_json::from_slice(&r.body).map_err(|e| {
-                Error::Azure(format!(
-                    "{what}: Graph returned a body that is not JSON ({e})"
-                ))
-            })?;
-            let p = parse(&j);
+            let p = parse(&graph_json(what, &r)?);
             let problem = ReadProblem {
                 kind: ProblemKind::PrincipalIsAppId {
                     object_id: p.object_id.clone(),

@@ -142,11 +142,17 @@ fn compliant_live_state_passes_every_rule() {
 }
 
 type Change = fn(&mut World, &Fake, &Path);
+/// A scenario: its name, the change, and the (rule, level) findings it must give.
+type Case = (
+    &'static str,
+    Change,
+    &'static [(&'static str, &'static str)],
+);
 
 #[test]
 fn each_rule_fails_on_its_own_change() {
     let Some(dir) = corpus() else { return };
-    let cases: Vec<(&str, Change, &[(&str, &str)])> = vec![
+    let cases: Vec<Case> = vec![
         (
             "purge protection off",
             |w, _, _| w.vault["properties"]["enablePurgeProtection"] = json!(false),

@@ -171,6 +171,11 @@ pub fn findings(state: &LiveState, settings: &Settings) -> Vec<Diagnostic> {
     // gave its application ID, Graph told us the object ID, and the rest of the
     // report is more useful about the principal that really holds the roles.
     let mut effective = settings.clone();
+    // CMK016 compares with the deployment's tenant: `--tenant-id` wins, else the
+    // subscription's tenant as ARM reported it.
+    if effective.tenant_id.is_none() {
+        effective.tenant_id.clone_from(&state.tenant_id);
+    }
     let key = state.deployment.of(Kind::Key).next();
     // Principal problems are about the grant on the key; a Graph object has no
     // Azure resource ID of its own.
@@ -316,6 +321,7 @@ pub fn state_json(state: &LiveState) -> Json {
         "resources": resources,
         "roleNames": state.role_names,
         "principal": state.principal,
+        "tenantId": state.tenant_id,
         "problems": state.problems,
         "probe": probe,
     })

@@ -185,7 +185,7 @@ struct CheckArgs {
     /// The vendor suffix the key name must end with (CMK007).
     #[arg(long, value_name = "SUFFIX")]
     key_suffix: Option<String>,
-    /// The tenant the vault must trust (CMK016); without it CMK016 is a note.
+    /// The tenant the vault must trust (CMK016) [default: the subscription's tenant].
     #[arg(long, value_name = "GUID")]
     tenant_id: Option<String>,
     /// Requirement profile (name or TOML file).

@@ -12,6 +12,7 @@
 //! - `Microsoft.Authorization` role assignments and definitions: `2022-04-01`, the
 //!   GA version of the `azure_mgmt_authorization` package in Cargo.toml.
 //! - `Microsoft.Resources/deployments` (`--from-deployment`): `2024-03-01`.
+//! - `Microsoft.Resources/subscriptions` (its `tenantId`, for CMK016): `2022-12-01`.
 //! - Key Vault data plane (rotation policy, wrapKey/unwrapKey): `7.5`.
 //! - Microsoft Graph: `v1.0`.
 
@@ -34,6 +35,8 @@ pub const KEYVAULT_API: &str = "2025-05-01";
 pub const AUTHORIZATION_API: &str = "2022-04-01";
 /// `Microsoft.Resources/deployments` api-version.
 pub const DEPLOYMENTS_API: &str = "2024-03-01";
+/// `Microsoft.Resources/subscriptions` api-version (the subscription's tenant).
+pub const SUBSCRIPTIONS_API: &str = "2022-12-01";
 /// Key Vault data-plane api-version.
 pub const DATA_PLANE_API: &str = "7.5";
 /// Pages followed per list before giving up (a loop guard, far above real sizes).
@@ -126,6 +129,9 @@ pub struct LiveState {
     pub principal: Option<Principal>,
     /// Things that could not be read or were not found.
     pub problems: Vec<ReadProblem>,
+    /// The subscription's tenant (what CMK016 compares the vault's `tenantId`
+    /// with), when ARM told us; `None` leaves it to `--tenant-id`.
+    pub tenant_id: Option<String>,
     /// The vault and key names actually read.
     pub vault: String,
     /// The key name actually read.
@@ -357,7 +363,23 @@ pub async fn read<R: AzureReader>(
         .await;
         (v, k, ras, rot, sp)
     };
-    let (v, k, ras, rot, sp) = round1.await;
+    // The subscription's own tenant, alongside round 1. Reading it is optional:
+    // without it (403, 404, an odd answer) CMK016 asks for --tenant-id instead.
+    let sub_call = Call::get(
+        Api::Arm,
+        join(
+            &endpoints.arm,
+            &format!("subscriptions/{}", target.subscription),
+            &[("api-version", SUBSCRIPTIONS_API)],
+        )?,
+    );
+    let ((v, k, ras, rot, sp), sub) = both(mode, round1, reader.send(sub_call)).await;
+    state.tenant_id = sub
+        .ok()
+        .filter(|r| r.status == 200)
+        .and_then(|r| serde_json::from_slice::<Json>(&r.body).ok())
+        .and_then(|j| str_at(&j, &["tenantId"]).map(str::to_string))
+        .filter(|t| t.len() == 36 && uuid::Uuid::try_parse(t).is_ok());
 
     // Vault.
     let v = v.map_err(|e| call_err(&format!("reading vault '{vault}'"), e))?;

@@ -432,3 +432,34 @@ fn text_github_and_junit_name_the_resource() {
         assert_eq!(out.code, 1, "{format}");
     }
 }
+
+/// [`FLAGS`] without `--tenant-id`.
+fn without_tenant_flag() -> Vec<&'static str> {
+    let mut flags = FLAGS.to_vec();
+    let i = flags.iter().position(|f| *f == "--tenant-id").unwrap();
+    flags.drain(i..i + 2);
+    flags
+}
+
+#[test]
+fn vault_tenant_is_compared_with_the_subscriptions_tenant() {
+    let Some(dir) = corpus() else { return };
+    let (out, findings) = run(&dir, |w, _| w.flags = without_tenant_flag());
+    assert_eq!(findings, vec![], "{}", out.stdout);
+    let (out, findings) = run(&dir, |w, _| {
+        w.flags = without_tenant_flag();
+        w.vault["properties"]["tenantId"] = json!(OTHER_TENANT);
+    });
+    assert_eq!(findings, pairs(&[("CMK016", "error")]), "{}", out.stdout);
+    assert!(out.stdout.contains(TENANT), "{}", out.stdout);
+    // Without the subscription's tenant and without --tenant-id: undecided.
+    let (out, findings) = run(&dir, |w, f| {
+        w.flags = without_tenant_flag();
+        f.route(
+            &format!("/subscriptions/{SUB}"),
+            vec![Canned::error(403, "AuthorizationFailed")],
+        );
+    });
+    assert_eq!(findings, pairs(&[("CMK016", "note")]), "{}", out.stdout);
+    assert_eq!(out.code, 0);
+}

@@ -463,3 +463,18 @@ fn vault_tenant_is_compared_with_the_subscriptions_tenant() {
     assert_eq!(findings, pairs(&[("CMK016", "note")]), "{}", out.stdout);
     assert_eq!(out.code, 0);
 }
+
+#[test]
+fn text_report_of_a_broken_live_deployment() {
+    let Some(dir) = corpus() else { return };
+    let (out, _) = run(&dir, |w, _| {
+        w.vault["properties"]["enablePurgeProtection"] = json!(false);
+        w.key["properties"]["attributes"]["recoveryLevel"] = json!("Purgeable");
+        w.assignments = vec![officer(&dir)];
+        w.flags = with_format("text");
+    });
+    assert_eq!(out.code, 1);
+    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("check_text_report_live", out.stdout);
+    });
+}

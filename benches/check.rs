@@ -40,6 +40,7 @@ fn main() {
         ("sequential", Concurrency::Sequential),
     ] {
         let mut times = Vec::new();
+        let settings = cmek_arm::rules::Settings::default();
         for _ in 0..7 {
             // A fresh credential each time: the token request is part of the cost.
             let cred =
@@ -47,6 +48,16 @@ fn main() {
                     .expect("credential");
             let t = Instant::now();
             let state = run_with(&opts, cred, mode).expect("check");
+            // The whole command: rules, levels and the report, not just the reads.
+            let findings = cmek_arm::check::findings(&state, &settings);
+            cmek_arm::check::report(
+                &state,
+                &findings,
+                cmek_arm::report::Format::Json,
+                false,
+                &mut std::io::sink(),
+            )
+            .expect("report");
             times.push(t.elapsed());
             assert_eq!(state.deployment.resources.len(), 4);
         }

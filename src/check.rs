@@ -1,15 +1,24 @@
 //! `cmek-arm check`, library side: options -> credential and endpoints -> live
-//! read -> [`LiveState`] (a `model::Deployment` plus read problems). Rules and
-//! reports are applied by the caller, exactly as for `validate`.
+//! read -> [`LiveState`] -> [`findings`] (the CMEK rules over the model, plus
+//! what could not be read, as findings) -> `Settings::apply` -> [`report`].
+//!
+//! The rules never know the model came from Azure: everything live-specific
+//! (missing vault or key, the app-ID mix-up, unreadable inputs) is turned into
+//! findings here, before the one place where levels and suppressions apply.
 
 use crate::azure::credentials::{AuthMode, Credential};
 use crate::azure::endpoints::{Cloud, Endpoints};
 use crate::azure::http::{self, HttpReader, RetryPolicy};
 use crate::azure::reader::{self, Concurrency, Target};
 pub use crate::azure::reader::{LiveState, ProblemKind, ReadProblem};
+use crate::diag::{Diagnostic, Level, Location};
 use crate::error::Error;
-use crate::model::Kind;
+use crate::model::{Kind, Probe};
+use crate::params::{KeyName, ObjectId, VaultName};
+use crate::report::{self, Format, Sources};
+use crate::rules::{self, cmk019_vault_and_key_exist, Settings};
 use serde_json::{json, Value as Json};
+use std::io;
 use std::time::Duration;
 
 /// Everything `check` was asked to do (CLI.md's `check` table).
@@ -39,31 +48,6 @@ fn invalid(flag: &str, value: &str, rule: &str) -> Error {
     }
 }
 
-/// True for a GUID in the 8-4-4-4-12 hex form.
-pub fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// Key Vault naming rule: 3-24 chars `[A-Za-z0-9-]`, starts with a letter, ends
-/// with a letter or digit, no `--`.
-pub fn valid_vault_name(v: &str) -> bool {
-    (3..=24).contains(&v.len())
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && v.starts_with(|c: char| c.is_ascii_alphabetic())
-        && v.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && !v.contains("--")
-}
-
-/// Key naming rule: 1-127 chars `[A-Za-z0-9-]`.
-pub fn valid_key_name(k: &str) -> bool {
-    (1..=127).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
 /// Parses `--timeout` seconds (0 < t <= 3600; fractions allowed).
 pub fn parse_timeout(s: &str) -> Result<Duration, Error> {
     let secs: f64 = s
@@ -84,7 +68,10 @@ impl CheckOptions {
     /// Checks names and IDs before anything is sent (exit 2 with the flag named).
     pub fn validate(&self) -> Result<(), Error> {
         let t = &self.target;
-        if !is_guid(&t.subscription) {
+        // Subscription IDs include the nil GUID (test tenants, the REST examples),
+        // so `params::ObjectId`, which refuses it, is not the check here; the
+        // 36-character form is the only one ARM paths take.
+        if t.subscription.len() != 36 || uuid::Uuid::try_parse(&t.subscription).is_err() {
             return Err(invalid(
                 "--subscription",
                 &t.subscription,
@@ -105,18 +92,10 @@ impl CheckOptions {
             ));
         }
         if let Some(v) = &t.vault {
-            if !valid_vault_name(v) {
-                return Err(invalid(
-                    "--vault",
-                    v,
-                    "3-24 chars [A-Za-z0-9-], starts with a letter, ends with a letter or digit, no '--'",
-                ));
-            }
+            VaultName::parse("--vault", v)?;
         }
         if let Some(k) = &t.key {
-            if !valid_key_name(k) {
-                return Err(invalid("--key", k, "1-127 chars [A-Za-z0-9-]"));
-            }
+            KeyName::parse("--key", k)?;
         }
         if let Some(d) = &t.from_deployment {
             let ok = (1..=64).contains(&d.len())
@@ -136,9 +115,8 @@ impl CheckOptions {
             ));
         }
         if let Some(sp) = &t.sp_object_id {
-            if !is_guid(sp) {
-                return Err(invalid("--sp-object-id", sp, "must be a GUID"));
-            }
+            // It goes into a Graph URL path: only the plain hyphenated form.
+            ObjectId::parse("--sp-object-id", sp)?;
         }
         Ok(())
     }
@@ -185,7 +163,126 @@ pub fn run_with(
     rt.block_on(reader::read(&reader, &endpoints, &opts.target, mode))
 }
 
-/// The read model as JSON (what `check` prints until rules and reports are wired).
+/// The findings of a live read: every CMEK rule over the model, the read
+/// problems as findings of the rules they concern, then `settings.apply` (levels,
+/// `--ignore`) and a stable order.
+pub fn findings(state: &LiveState, settings: &Settings) -> Vec<Diagnostic> {
+    // The rules compare against the vendor principal's object ID; when the user
+    // gave its application ID, Graph told us the object ID, and the rest of the
+    // report is more useful about the principal that really holds the roles.
+    let mut effective = settings.clone();
+    // CMK016 compares with the deployment's tenant: `--tenant-id` wins, else the
+    // subscription's tenant as ARM reported it.
+    if effective.tenant_id.is_none() {
+        effective.tenant_id.clone_from(&state.tenant_id);
+    }
+    let key = state.deployment.of(Kind::Key).next();
+    // Principal problems are about the grant on the key; a Graph object has no
+    // Azure resource ID of its own.
+    let at_key = |p: &ReadProblem| match key {
+        Some(k) => (Location::Azure { id: k.display() }, k.display()),
+        None => (Location::None, p.resource.clone()),
+    };
+    let mut extra = Vec::new();
+    for p in &state.problems {
+        match &p.kind {
+            ProblemKind::VaultMissing | ProblemKind::KeyMissing => {
+                extra.push(cmk019_vault_and_key_exist::missing(&p.message, &p.resource));
+            }
+            ProblemKind::PrincipalIsAppId { object_id } => {
+                effective.sp_object_id = Some(object_id.clone());
+                let (loc, res) = at_key(p);
+                extra.push(
+                    Diagnostic::new(CMK010, Level::Error, &p.message, loc).with_resource(res),
+                );
+            }
+            ProblemKind::PrincipalMissing => {
+                let (loc, res) = at_key(p);
+                extra.push(
+                    Diagnostic::new(CMK010, Level::Error, &p.message, loc).with_resource(res),
+                );
+            }
+            ProblemKind::Unknown { rule } => {
+                let Some(rule) = rules::find(rule) else {
+                    continue;
+                };
+                let loc = if p.resource.starts_with('/') {
+                    (
+                        Location::Azure {
+                            id: p.resource.clone(),
+                        },
+                        p.resource.clone(),
+                    )
+                } else {
+                    at_key(p)
+                };
+                extra.push(
+                    Diagnostic::new(
+                        rule.id,
+                        Level::Note,
+                        format!("cannot be decided: {}", p.message),
+                        loc.0,
+                    )
+                    .with_resource(loc.1),
+                );
+            }
+        }
+    }
+    let mut diags = rules::check_model(&state.deployment, &effective);
+    // An unreadable input the model already carries as unknown (the rotation
+    // policy) has its note from the rule itself; one note per rule and resource.
+    extra.retain(|e| {
+        e.level != Level::Note
+            || !diags
+                .iter()
+                .any(|d| d.rule == e.rule && d.level == Level::Note && d.resource == e.resource)
+    });
+    diags.extend(extra);
+    settings.apply(&mut diags, Some(&state.deployment));
+    report::sort(&mut diags, &Sources::new());
+    diags.dedup();
+    diags
+}
+
+const CMK010: &str = "CMK010";
+
+/// Writes the report of `diagnostics` in `format`. The vault and key read are
+/// listed as the "sources" checked (with no text: live findings have no lines),
+/// so formats that list what was checked (JUnit) show them even when they pass.
+pub fn report(
+    state: &LiveState,
+    diagnostics: &[Diagnostic],
+    format: Format,
+    color: bool,
+    out: &mut dyn io::Write,
+) -> Result<(), Error> {
+    let mut sources = Sources::new();
+    for r in state
+        .deployment
+        .resources
+        .iter()
+        .filter(|r| r.kind != Kind::RoleAssignment)
+    {
+        sources.insert(r.display(), String::new());
+    }
+    let report = report::Report {
+        diagnostics,
+        sources: &sources,
+    };
+    format
+        .emitter(color)
+        .emit(&report, out)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::Usage(format!("cannot write the report: {e}")))
+}
+
+/// The exit code for `diagnostics`: 1 if any is at or above `fail_on`, else 0.
+pub fn exit_code(diagnostics: &[Diagnostic], fail_on: Level) -> u8 {
+    u8::from(diagnostics.iter().any(|d| d.level >= fail_on))
+}
+
+/// What `check` read, as JSON (`check --show-state`): the model the rules see,
+/// for finding out why a rule decided as it did.
 pub fn state_json(state: &LiveState) -> Json {
     let resources: Vec<Json> = state
         .deployment
@@ -198,16 +295,25 @@ pub fn state_json(state: &LiveState) -> Json {
                 Kind::RoleAssignment => "roleAssignment",
             };
             let origin = match &r.origin {
-                crate::diag::Location::Azure { id } => json!({"azure": id}),
-                crate::diag::Location::File { file, pointer, .. } => {
-                    json!({"file": file, "pointer": pointer})
-                }
-                crate::diag::Location::None => Json::Null,
+                Location::Azure { id } => json!({"azure": id}),
+                Location::File { file, pointer, .. } => json!({"file": file, "pointer": pointer}),
+                Location::None => Json::Null,
             };
             json!({"kind": kind, "name": r.name.to_json(), "id": r.id.to_json(),
                    "origin": origin, "body": r.body.to_json()})
         })
         .collect();
+    let probe = state
+        .deployment
+        .of(Kind::Key)
+        .find_map(|k| k.probe.as_ref())
+        .map(|p| match p {
+            Probe::Passed => json!({"outcome": "pass"}),
+            Probe::Mismatch => json!({"outcome": "fail",
+                "reason": "unwrapKey returned bytes that differ from the 32 bytes wrapped"}),
+            Probe::Failed(why) => json!({"outcome": "fail", "reason": why}),
+            Probe::Unknown(why) => json!({"outcome": "unknown", "reason": why}),
+        });
     json!({
         "version": 1,
         "vault": state.vault,
@@ -215,8 +321,9 @@ pub fn state_json(state: &LiveState) -> Json {
         "resources": resources,
         "roleNames": state.role_names,
         "principal": state.principal,
+        "tenantId": state.tenant_id,
         "problems": state.problems,
-        "probe": state.probe,
+        "probe": probe,
     })
 }
 
@@ -270,6 +377,9 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("--sp-object-id"));
+        let mut o = opts();
+        o.target.subscription = "{00000000-0000-0000-0000-000000000000}".into();
+        assert!(o.validate().is_err(), "braced GUIDs do not fit ARM paths");
         assert!(parse_timeout("0").is_err());
         assert!(parse_timeout("abc").is_err());
         assert_eq!(parse_timeout("1.5").unwrap(), Duration::from_millis(1500));

@@ -187,9 +187,15 @@ struct CheckArgs {
     /// The vendor suffix the key name must end with (CMK007).
     #[arg(long, value_name = "SUFFIX")]
     key_suffix: Option<String>,
+    /// The tenant the vault must trust (CMK016) [default: the subscription's tenant].
+    #[arg(long, value_name = "GUID")]
+    tenant_id: Option<String>,
     /// Requirement profile (name or TOML file).
     #[arg(long, value_name = "NAME|FILE", default_value = "tidb-cloud")]
     profile: String,
+    /// Print what was read (the model the rules see) as JSON instead of the report.
+    #[arg(long)]
+    show_state: bool,
     /// Also wrap and unwrap 32 random bytes with the key (data plane).
     #[arg(long)]
     probe: bool,
@@ -224,27 +230,22 @@ struct CheckArgs {
 }
 
 impl CheckArgs {
-    /// The library's options; flags that rules use are validated here too.
+    /// What the rules compare against (every value checked; exit 2 naming the flag).
+    fn settings(&self) -> Result<rules::Settings, cmek_arm::Error> {
+        rules::Settings::from_flags(&rules::Flags {
+            region: self.region.clone(),
+            sp_object_id: self.sp_object_id.clone(),
+            officer_object_id: self.officer_object_id.clone(),
+            key_suffix: self.key_suffix.clone(),
+            tenant_id: self.tenant_id.clone(),
+            profile: Some(self.profile.clone()),
+            ignore: self.ignore.clone(),
+        })
+    }
+
+    /// What to read and how.
     fn options(&self) -> Result<cmek_arm::check::CheckOptions, cmek_arm::Error> {
         use cmek_arm::azure::reader::Target;
-        if let Some(id) = &self.officer_object_id {
-            if !cmek_arm::check::is_guid(id) {
-                return Err(cmek_arm::Error::InvalidInput {
-                    flag: "--officer-object-id".into(),
-                    value: id.clone(),
-                    rule: "must be a GUID".into(),
-                });
-            }
-        }
-        for rule in &self.ignore {
-            if rules::find(rule).is_none() {
-                return Err(cmek_arm::Error::InvalidInput {
-                    flag: "--ignore".into(),
-                    value: rule.clone(),
-                    rule: "not a rule ID or name (see `cmek-arm rules`)".into(),
-                });
-            }
-        }
         Ok(cmek_arm::check::CheckOptions {
             target: Target {
                 subscription: self.subscription.clone(),
@@ -265,14 +266,32 @@ impl CheckArgs {
     }
 }
 
-/// Runs `check`. Until rules and reports are wired to live state, prints the read
-/// model as JSON (exit 0 once everything could be read).
+/// Runs `check`: read, rules, report; exit 0/1 per `--fail-on`, 3 when the read
+/// could not finish. Every flag is checked before the first request.
 fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
+    let settings = args.settings()?;
     let opts = args.options()?;
+    let format: cmek_arm::report::Format = args.format.parse().map_err(cmek_arm::Error::Usage)?;
+    let fail_on = parse_fail_on(&args.fail_on).map_err(cmek_arm::Error::Usage)?;
+    opts.validate()?;
     let state = cmek_arm::check::run(&opts)?;
-    let text = serde_json::to_string_pretty(&cmek_arm::check::state_json(&state))?;
-    println!("{text}");
-    Ok(0)
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.show_state {
+        let text = serde_json::to_string_pretty(&cmek_arm::check::state_json(&state))?;
+        std::io::Write::write_all(&mut out, format!("{text}\n").as_bytes())?;
+        std::io::Write::flush(&mut out)?;
+        return Ok(0);
+    }
+    let findings = cmek_arm::check::findings(&state, &settings);
+    cmek_arm::check::report(
+        &state,
+        &findings,
+        format,
+        cmek_arm::report::use_color(),
+        &mut out,
+    )?;
+    Ok(cmek_arm::check::exit_code(&findings, fail_on))
 }
 
 #[derive(Args)]

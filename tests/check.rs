@@ -8,6 +8,7 @@ mod check {
     pub mod cli;
     pub mod fake;
     mod parsing;
+    mod rules;
     mod scenarios;
     mod sdk_urls;
     mod secrets;

@@ -6,38 +6,19 @@ use super::http::random_u64;
 use super::reader::{join, DATA_PLANE_API};
 use super::{Api, AzureReader, Call, Reply};
 use crate::error::Error;
-use serde::Serialize;
+use crate::model::Probe;
 use serde_json::{json, Value as Json};
 use url::Url;
 
 /// The wrap algorithm: RSA-OAEP with SHA-256, supported by every RSA key size.
 pub const ALG: &str = "RSA-OAEP-256";
 
-/// What the probe found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "outcome")]
-pub enum ProbeOutcome {
-    /// Unwrapping returned the bytes that were wrapped.
-    Pass,
-    /// The round trip ran but returned different bytes, or a call was rejected
-    /// in a way that says the key cannot be used (disabled, wrong type, ...).
-    Fail {
-        /// What went wrong.
-        reason: String,
-    },
-    /// The probe could not run (e.g. the checking identity may not wrap): CMK017 is a note.
-    Unknown {
-        /// Why.
-        reason: String,
-    },
-}
-
 fn random_bytes() -> Vec<u8> {
     (0..4).flat_map(|_| random_u64().to_le_bytes()).collect()
 }
 
 /// Wraps and unwraps 32 random bytes with `key` in the vault at `base`.
-pub async fn run<R: AzureReader>(reader: &R, base: &Url, key: &str) -> Result<ProbeOutcome, Error> {
+pub async fn run<R: AzureReader>(reader: &R, base: &Url, key: &str) -> Result<Probe, Error> {
     let plain = random_bytes();
     let wrap = Call::post(
         Api::Vault,
@@ -69,16 +50,9 @@ pub async fn run<R: AzureReader>(reader: &R, base: &Url, key: &str) -> Result<Pr
     let decoded = azure_core::base64::decode_url_safe(back.trim_end_matches('='))
         .or_else(|_| azure_core::base64::decode_url_safe(&back));
     Ok(match decoded {
-        Ok(bytes) if bytes == plain => ProbeOutcome::Pass,
-        Ok(bytes) => ProbeOutcome::Fail {
-            reason: format!(
-                "unwrapKey returned {} bytes that differ from the 32 bytes wrapped",
-                bytes.len()
-            ),
-        },
-        Err(_) => ProbeOutcome::Fail {
-            reason: "unwrapKey returned a value that is not base64url".into(),
-        },
+        Ok(bytes) if bytes == plain => Probe::Passed,
+        Ok(_) => Probe::Mismatch,
+        Err(_) => Probe::Failed("unwrapKey returned a value that is not base64url".into()),
     })
 }
 
@@ -87,13 +61,13 @@ async fn step<R: AzureReader>(
     reader: &R,
     call: Call,
     op: &str,
-) -> Result<Result<String, ProbeOutcome>, Error> {
+) -> Result<Result<String, Probe>, Error> {
     let reply: Reply = match reader.send(call.clone()).await {
         Ok(r) => r,
         Err(e) => {
-            return Ok(Err(ProbeOutcome::Unknown {
-                reason: format!("{op} could not be called: {e}"),
-            }))
+            return Ok(Err(Probe::Unknown(format!(
+                "{op} could not be called: {e}"
+            ))))
         }
     };
     let detail = reply
@@ -110,22 +84,20 @@ async fn step<R: AzureReader>(
             })?;
             match j.get("value").and_then(Json::as_str) {
                 Some(v) => Ok(Ok(v.to_string())),
-                None => Ok(Err(ProbeOutcome::Fail {
-                    reason: format!("{op} answered without a 'value'"),
-                })),
+                None => Ok(Err(Probe::Failed(format!(
+                    "{op} answered without a 'value'"
+                )))),
             }
         }
-        401 | 403 => Ok(Err(ProbeOutcome::Unknown {
-            reason: format!(
-                "{op} was refused with {}{detail}: the identity running check needs Key Vault \
+        401 | 403 => Ok(Err(Probe::Unknown(format!(
+            "{op} was refused with {}{detail}: the identity running check needs Key Vault \
                  Crypto Service Encryption User (or Crypto User) on the key to probe it",
-                reply.status
-            ),
-        })),
+            reply.status
+        )))),
         // 400: the key cannot do this (disabled, expired, wrong operations, not RSA).
-        s @ (400 | 404 | 409) => Ok(Err(ProbeOutcome::Fail {
-            reason: format!("{op} failed with HTTP {s}{detail}"),
-        })),
+        s @ (400 | 404 | 409) => Ok(Err(Probe::Failed(format!(
+            "{op} failed with HTTP {s}{detail}"
+        )))),
         s => Err(Error::Azure(format!(
             "--probe: {} failed with HTTP {s}{detail}",
             call.describe()

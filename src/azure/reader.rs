@@ -12,15 +12,17 @@
 //! - `Microsoft.Authorization` role assignments and definitions: `2022-04-01`, the
 //!   GA version of the `azure_mgmt_authorization` package in Cargo.toml.
 //! - `Microsoft.Resources/deployments` (`--from-deployment`): `2024-03-01`.
+//! - `Microsoft.Resources/subscriptions` (its `tenantId`, for CMK016): `2022-12-01`.
 //! - Key Vault data plane (rotation policy, wrapKey/unwrapKey): `7.5`.
 //! - Microsoft Graph: `v1.0`.
 
 use super::endpoints::Endpoints;
-use super::probe::{self, ProbeOutcome};
+use super::probe;
 use super::{Api, AzureReader, Call, CallError, Reply};
 use crate::diag::Location;
 use crate::error::Error;
 use crate::model::{Deployment, Kind, Resource};
+use crate::params::{KeyName, VaultName};
 use crate::value::Value;
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -33,6 +35,8 @@ pub const KEYVAULT_API: &str = "2025-05-01";
 pub const AUTHORIZATION_API: &str = "2022-04-01";
 /// `Microsoft.Resources/deployments` api-version.
 pub const DEPLOYMENTS_API: &str = "2024-03-01";
+/// `Microsoft.Resources/subscriptions` api-version (the subscription's tenant).
+pub const SUBSCRIPTIONS_API: &str = "2022-12-01";
 /// Key Vault data-plane api-version.
 pub const DATA_PLANE_API: &str = "7.5";
 /// Pages followed per list before giving up (a loop guard, far above real sizes).
@@ -125,8 +129,9 @@ pub struct LiveState {
     pub principal: Option<Principal>,
     /// Things that could not be read or were not found.
     pub problems: Vec<ReadProblem>,
-    /// The wrap/unwrap probe's outcome, with `--probe`.
-    pub probe: Option<ProbeOutcome>,
+    /// The subscription's tenant (what CMK016 compares the vault's `tenantId`
+    /// with), when ARM told us; `None` leaves it to `--tenant-id`.
+    pub tenant_id: Option<String>,
     /// The vault and key names actually read.
     pub vault: String,
     /// The key name actually read.
@@ -358,7 +363,23 @@ pub async fn read<R: AzureReader>(
         .await;
         (v, k, ras, rot, sp)
     };
-    let (v, k, ras, rot, sp) = round1.await;
+    // The subscription's own tenant, alongside round 1. Reading it is optional:
+    // without it (403, 404, an odd answer) CMK016 asks for --tenant-id instead.
+    let sub_call = Call::get(
+        Api::Arm,
+        join(
+            &endpoints.arm,
+            &format!("subscriptions/{}", target.subscription),
+            &[("api-version", SUBSCRIPTIONS_API)],
+        )?,
+    );
+    let ((v, k, ras, rot, sp), sub) = both(mode, round1, reader.send(sub_call)).await;
+    state.tenant_id = sub
+        .ok()
+        .filter(|r| r.status == 200)
+        .and_then(|r| serde_json::from_slice::<Json>(&r.body).ok())
+        .and_then(|j| str_at(&j, &["tenantId"]).map(str::to_string))
+        .filter(|t| t.len() == 36 && uuid::Uuid::try_parse(t).is_ok());
 
     // Vault.
     let v = v.map_err(|e| call_err(&format!("reading vault '{vault}'"), e))?;
@@ -543,15 +564,18 @@ pub async fn read<R: AzureReader>(
         ));
     }
 
-    // Round 3: the probe, only on a key that exists.
+    // Round 3: the probe, only on a key that exists (a missing key is already
+    // a finding; probing it would only repeat that). The outcome goes on the key,
+    // where CMK017 reads it.
     if target.probe {
-        state.probe = Some(if key_json.is_none() {
-            ProbeOutcome::Unknown {
-                reason: format!("key '{key}' could not be read, so it was not probed"),
-            }
-        } else {
-            probe::run(reader, &vault_base, &key).await?
-        });
+        if let Some(res) = state
+            .deployment
+            .resources
+            .iter_mut()
+            .find(|r| r.kind == Kind::Key)
+        {
+            res.probe = Some(probe::run(reader, &vault_base, &key).await?);
+        }
     }
     Ok(state)
 }
@@ -685,6 +709,15 @@ async fn role_assignments<R: AzureReader>(
     )))
 }
 
+/// A Graph answer's JSON, or exit 3 saying Graph returned something unusable.
+fn graph_json(what: &str, reply: &Reply) -> Result<Json, Error> {
+    serde_json::from_slice(&reply.body).map_err(|e| {
+        Error::Azure(format!(
+            "{what}: Graph returned a body that is not JSON ({e})"
+        ))
+    })
+}
+
 /// Confirms the vendor principal in Graph; an app ID gets the object ID to use.
 async fn principal<R: AzureReader>(
     reader: &R,
@@ -737,14 +770,7 @@ async fn principal<R: AzureReader>(
     };
     let what = "looking up the vendor principal in Microsoft Graph";
     match reply.status {
-        200 => {
-            let j: Json = serde_json::from_slice(&reply.body).map_err(|e| {
-                Error::Azure(format!(
-                    "{what}: Graph returned a body that is not JSON ({e})"
-                ))
-            })?;
-            return Ok((Some(parse(&j)), Vec::new()));
-        }
+        200 => return Ok((Some(parse(&graph_json(what, &reply)?)), Vec::new())),
         401 | 403 => return unknown(graph_denied(reply.status)),
         // Graph answers 400 for an ID it cannot parse, 404 for an unknown object ID.
         400 | 404 => {}
@@ -764,12 +790,7 @@ async fn principal<R: AzureReader>(
     };
     match r.status {
         200 => {
-            let j: Json = serde_json::from_slice(&r.body).map_err(|e| {
-                Error::Azure(format!(
-                    "{what}: Graph returned a body that is not JSON ({e})"
-                ))
-            })?;
-            let p = parse(&j);
+            let p = parse(&graph_json(what, &r)?);
             let problem = ReadProblem {
                 kind: ProblemKind::PrincipalIsAppId {
                     object_id: p.object_id.clone(),
@@ -860,10 +881,10 @@ async fn names<R: AzureReader>(
     let key = target.key.clone().or(k);
     match (vault, key) {
         // Names from outputs go into URL paths: hold them to the naming rules.
-        (Some(v), _) if !crate::check::valid_vault_name(&v) => Err(Error::Azure(format!(
+        (Some(v), _) if VaultName::parse("vault", &v).is_err() => Err(Error::Azure(format!(
             "{what}: its outputs name the vault '{v}', which is not a valid Key Vault name"
         ))),
-        (_, Some(k)) if !crate::check::valid_key_name(&k) => Err(Error::Azure(format!(
+        (_, Some(k)) if KeyName::parse("key", &k).is_err() => Err(Error::Azure(format!(
             "{what}: its outputs name the key '{k}', which is not a valid key name"
         ))),
         (Some(v), Some(k)) => Ok((v, k)),

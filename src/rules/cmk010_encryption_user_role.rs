@@ -9,6 +9,13 @@
 //! and a full `.../roleDefinitions/<guid>` ID are the same role. The scope may be a
 //! full resource ID, `Microsoft.KeyVault/vaults/<v>/keys/<k>` or a symbolic name.
 //!
+//! Live (`cmek-arm check --sp-object-id`), the principal is also looked up in
+//! Microsoft Graph: an ID that is the vendor application's *application (client)
+//! ID* is an error naming the service principal's object ID to use (the other
+//! rules are then checked against that object ID), and an ID no service principal
+//! in the tenant has is an error too. When Graph cannot be asked (no
+//! `Application.Read.All`), that is a note.
+//!
 //! ## Why it matters
 //! This is the grant that breaks most CMEK setups: without it the vendor's service
 //! cannot wrap or unwrap with the key, and encryption setup fails — often only when

@@ -31,6 +31,7 @@ mod cmk015_vendor_network_access;
 mod cmk016_vault_tenant;
 mod cmk017_wrap_unwrap_probe;
 mod cmk018_unused_suppression;
+pub mod cmk019_vault_and_key_exist;
 
 include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 
@@ -310,6 +311,14 @@ pub static RULES: &[Rule] = &[
         applies: Applies::Both,
         check: Check::Engine,
     },
+    // Added: reported by `check` when Azure answers 404 for the vault or key.
+    Rule {
+        id: cmk019_vault_and_key_exist::ID,
+        name: "vault-and-key-exist",
+        level: Level::Error,
+        applies: Applies::Live,
+        check: Check::Engine,
+    },
 ];
 
 /// Runs every CMEK rule over the model. The findings carry default levels: pass
@@ -422,7 +431,7 @@ mod tests {
     }
 
     /// Rules added after the catalogue was written ("add, never rename").
-    const ADDED: &[&str] = &["CMK018"];
+    const ADDED: &[&str] = &["CMK018", "CMK019"];
 
     #[test]
     fn ids_names_and_levels_match_the_catalogue() {

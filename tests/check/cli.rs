@@ -69,13 +69,26 @@ pub fn run_raw(fake: &Fake, args: &[&str], authority: Option<&str>) -> Out {
     out
 }
 
-/// The base check command for the scenario's vault and key, plus `extra`.
+/// The base check command with `--show-state` (what was read, as JSON), plus
+/// `extra`: the read-path scenarios assert on the model itself.
 pub fn check(fake: &Fake, extra: &[&str]) -> Out {
     check_sp(fake, SP_OBJECT, extra)
 }
 
 /// As [`check`], with `--sp-object-id sp`.
 pub fn check_sp(fake: &Fake, sp: &str, extra: &[&str]) -> Out {
+    let mut args = vec!["--show-state"];
+    args.extend_from_slice(extra);
+    report_sp(fake, sp, &args)
+}
+
+/// The base check command (rules and report, no `--show-state`), plus `extra`.
+pub fn report(fake: &Fake, extra: &[&str]) -> Out {
+    report_sp(fake, SP_OBJECT, extra)
+}
+
+/// As [`report`], with `--sp-object-id sp`.
+pub fn report_sp(fake: &Fake, sp: &str, extra: &[&str]) -> Out {
     let mut args = vec![
         "check",
         "--subscription",

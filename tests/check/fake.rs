@@ -303,7 +303,14 @@ fn handle(mut req: tiny_http::Request, st: &Mutex<State>) {
         match query.iter().find(|(k, _)| k == "api-version") {
             None => return respond(req, &Canned::error(400, "MissingApiVersionParameter")),
             Some((_, v))
-                if !["2025-05-01", "2022-04-01", "2024-03-01", "7.5"].contains(&v.as_str()) =>
+                if ![
+                    "2025-05-01",
+                    "2022-04-01",
+                    "2024-03-01",
+                    "2022-12-01",
+                    "7.5",
+                ]
+                .contains(&v.as_str()) =>
             {
                 return respond(req, &Canned::error(400, "InvalidApiVersionParameter"))
             }
@@ -507,6 +514,12 @@ pub fn compliant(dir: &std::path::Path) -> Fake {
         def["properties"]["roleName"] = json!(name);
         fake.route(&role_def_path(guid), vec![Canned::ok(def)]);
     }
+    fake.route(
+        &format!("/subscriptions/{SUB}"),
+        vec![Canned::ok(
+            json!({"id": format!("/subscriptions/{SUB}"), "subscriptionId": SUB, "tenantId": TENANT}),
+        )],
+    );
     fake.route(
         &sp_path(SP_OBJECT),
         vec![Canned::ok(

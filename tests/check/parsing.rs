@@ -30,6 +30,7 @@ fn unmodified_rest_examples_fill_the_model() {
         &fake,
         &[
             "check",
+            "--show-state",
             "--subscription",
             EX_SUB,
             "--resource-group",

@@ -211,7 +211,8 @@ fn missing_vault_is_a_problem_not_a_failure() {
     assert_eq!(p[0]["resource"], vault_id());
     assert!(out.problems("key-missing").is_empty());
     assert!(kinds(&out, "vault").is_empty() && kinds(&out, "key").is_empty());
-    assert_eq!(out.json()["probe"]["outcome"], "unknown");
+    // A missing key is not probed: CMK019 already says why it cannot be used.
+    assert!(out.json()["probe"].is_null());
     assert_eq!(fake.count("/wrapkey"), 0);
 }
 
@@ -322,6 +323,7 @@ fn rejected_client_secret_exits_3_before_any_read() {
         &fake,
         &[
             "check",
+            "--show-state",
             "--subscription",
             SUB,
             "--resource-group",
@@ -378,6 +380,7 @@ fn slow_response_times_out_naming_the_host() {
         &fake,
         &[
             "check",
+            "--show-state",
             "--subscription",
             SUB,
             "--resource-group",
@@ -446,6 +449,7 @@ fn from_deployment_takes_names_from_outputs() {
     );
     let args = [
         "check",
+        "--show-state",
         "--subscription",
         SUB,
         "--resource-group",
@@ -472,7 +476,7 @@ fn from_deployment_takes_names_from_outputs() {
         }}}))],
     );
     let mut evil = args.to_vec();
-    evil[6] = "evil";
+    evil[7] = "evil";
     let out = run_raw(&fake, &evil, None);
     assert_eq!(out.code, 3);
     assert!(
@@ -482,7 +486,7 @@ fn from_deployment_takes_names_from_outputs() {
     );
     // Unknown deployment: exit 3 naming it.
     let mut args = args.to_vec();
-    args[6] = "nope";
+    args[7] = "nope";
     let out = run_raw(&fake, &args, None);
     assert_eq!(out.code, 3);
     assert!(
@@ -503,6 +507,7 @@ fn non_loopback_http_is_refused_before_any_request() {
         &fake,
         &[
             "check",
+            "--show-state",
             "--subscription",
             SUB,
             "--resource-group",
@@ -528,6 +533,7 @@ fn non_loopback_http_is_refused_before_any_request() {
         &fake,
         &[
             "check",
+            "--show-state",
             "--subscription",
             SUB,
             "--resource-group",
@@ -588,6 +594,7 @@ fn unreachable_host_exits_3_naming_it() {
         &fake,
         &[
             "check",
+            "--show-state",
             "--subscription",
             SUB,
             "--resource-group",
@@ -634,6 +641,7 @@ fn auth_default_uses_the_environment_when_it_is_configured() {
         &fake,
         &[
             "check",
+            "--show-state",
             "--subscription",
             SUB,
             "--resource-group",

@@ -50,9 +50,9 @@ fn main() {
             let state = run_with(&opts, cred, mode).expect("check");
             // The whole command: rules, levels and the report, not just the reads.
             let findings = cmek_arm::check::findings(&state, &settings);
-            cmek_arm::check::report(
-                &state,
+            cmek_arm::report::write(
                 &findings,
+                &cmek_arm::check::sources(&state),
                 cmek_arm::report::Format::Json,
                 false,
                 &mut std::io::sink(),

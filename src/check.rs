@@ -15,10 +15,9 @@ use crate::diag::{Diagnostic, Level, Location};
 use crate::error::Error;
 use crate::model::{Kind, Probe};
 use crate::params::{KeyName, ObjectId, VaultName};
-use crate::report::{self, Format, Sources};
+use crate::report::{self, Sources};
 use crate::rules::{self, cmk019_vault_and_key_exist, Settings};
 use serde_json::{json, Value as Json};
-use std::io;
 use std::time::Duration;
 
 /// Everything `check` was asked to do (CLI.md's `check` table).
@@ -246,39 +245,16 @@ pub fn findings(state: &LiveState, settings: &Settings) -> Vec<Diagnostic> {
 
 const CMK010: &str = "CMK010";
 
-/// Writes the report of `diagnostics` in `format`. The vault and key read are
-/// listed as the "sources" checked (with no text: live findings have no lines),
-/// so formats that list what was checked (JUnit) show them even when they pass.
-pub fn report(
-    state: &LiveState,
-    diagnostics: &[Diagnostic],
-    format: Format,
-    color: bool,
-    out: &mut dyn io::Write,
-) -> Result<(), Error> {
-    let mut sources = Sources::new();
-    for r in state
+/// The "sources" of live findings: the vault and key resource IDs (no text), so
+/// reports that list what was checked (JUnit) show them even when clean.
+pub fn sources(state: &LiveState) -> Sources {
+    state
         .deployment
         .resources
         .iter()
         .filter(|r| r.kind != Kind::RoleAssignment)
-    {
-        sources.insert(r.display(), String::new());
-    }
-    let report = report::Report {
-        diagnostics,
-        sources: &sources,
-    };
-    format
-        .emitter(color)
-        .emit(&report, out)
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::Usage(format!("cannot write the report: {e}")))
-}
-
-/// The exit code for `diagnostics`: 1 if any is at or above `fail_on`, else 0.
-pub fn exit_code(diagnostics: &[Diagnostic], fail_on: Level) -> u8 {
-    u8::from(diagnostics.iter().any(|d| d.level >= fail_on))
+        .map(|r| (r.display(), String::new()))
+        .collect()
 }
 
 /// What `check` read, as JSON (`check --show-state`): the model the rules see,

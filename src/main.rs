@@ -175,24 +175,11 @@ struct CheckArgs {
     /// Take vault and key names from the outputs of this ARM deployment.
     #[arg(long, value_name = "NAME")]
     from_deployment: Option<String>,
-    /// The region the vault must be in (CMK004).
-    #[arg(long, value_name = "REGION")]
-    region: Option<String>,
-    /// The principal that must hold Crypto Service Encryption User (CMK010).
-    #[arg(long, value_name = "GUID")]
-    sp_object_id: Option<String>,
-    /// The principal that must hold Crypto Officer (CMK011).
-    #[arg(long, value_name = "GUID")]
-    officer_object_id: Option<String>,
-    /// The vendor suffix the key name must end with (CMK007).
-    #[arg(long, value_name = "SUFFIX")]
-    key_suffix: Option<String>,
     /// The tenant the vault must trust (CMK016) [default: the subscription's tenant].
     #[arg(long, value_name = "GUID")]
     tenant_id: Option<String>,
-    /// Requirement profile (name or TOML file).
-    #[arg(long, value_name = "NAME|FILE", default_value = "tidb-cloud")]
-    profile: String,
+    #[command(flatten)]
+    rules: RuleArgs,
     /// Print what was read (the model the rules see) as JSON instead of the report.
     #[arg(long)]
     show_state: bool,
@@ -217,32 +204,11 @@ struct CheckArgs {
     /// Credential source: default (environment, then Azure CLI, then managed identity), env, cli, managed-identity.
     #[arg(long, value_name = "SOURCE", default_value = "default")]
     auth: String,
-    /// Output format: text, json, sarif, junit, github.
-    #[arg(long, value_name = "FORMAT", default_value = "text",
-          value_parser = ["text", "json", "sarif", "junit", "github"])]
-    format: String,
-    /// Fail on findings at this level or above: error or warning.
-    #[arg(long, value_name = "LEVEL", default_value = "error", value_parser = ["error", "warning"])]
-    fail_on: String,
-    /// Rule to skip (repeatable).
-    #[arg(long, value_name = "RULE")]
-    ignore: Vec<String>,
+    #[command(flatten)]
+    report: ReportArgs,
 }
 
 impl CheckArgs {
-    /// What the rules compare against (every value checked; exit 2 naming the flag).
-    fn settings(&self) -> Result<rules::Settings, cmek_arm::Error> {
-        rules::Settings::from_flags(&rules::Flags {
-            region: self.region.clone(),
-            sp_object_id: self.sp_object_id.clone(),
-            officer_object_id: self.officer_object_id.clone(),
-            key_suffix: self.key_suffix.clone(),
-            tenant_id: self.tenant_id.clone(),
-            profile: Some(self.profile.clone()),
-            ignore: self.ignore.clone(),
-        })
-    }
-
     /// What to read and how.
     fn options(&self) -> Result<cmek_arm::check::CheckOptions, cmek_arm::Error> {
         use cmek_arm::azure::reader::Target;
@@ -253,7 +219,7 @@ impl CheckArgs {
                 vault: self.vault.clone(),
                 key: self.key.clone(),
                 from_deployment: self.from_deployment.clone(),
-                sp_object_id: self.sp_object_id.clone(),
+                sp_object_id: self.rules.sp_object_id.clone(),
                 probe: self.probe,
             },
             auth: self.auth.parse()?,
@@ -269,10 +235,8 @@ impl CheckArgs {
 /// Runs `check`: read, rules, report; exit 0/1 per `--fail-on`, 3 when the read
 /// could not finish. Every flag is checked before the first request.
 fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
-    let settings = args.settings()?;
+    let settings = rules::Settings::from_flags(&args.rules.flags(args.tenant_id.clone()))?;
     let opts = args.options()?;
-    let format: cmek_arm::report::Format = args.format.parse().map_err(cmek_arm::Error::Usage)?;
-    let fail_on = parse_fail_on(&args.fail_on).map_err(cmek_arm::Error::Usage)?;
     opts.validate()?;
     let state = cmek_arm::check::run(&opts)?;
     let stdout = std::io::stdout();
@@ -284,14 +248,14 @@ fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let findings = cmek_arm::check::findings(&state, &settings);
-    cmek_arm::check::report(
-        &state,
+    cmek_arm::report::write(
         &findings,
-        format,
+        &cmek_arm::check::sources(&state),
+        args.report.format,
         cmek_arm::report::use_color(),
         &mut out,
     )?;
-    Ok(cmek_arm::check::exit_code(&findings, fail_on))
+    Ok(cmek_arm::report::exit_code(&findings, args.report.fail_on))
 }
 
 #[derive(Args)]
@@ -335,6 +299,21 @@ struct RuleArgs {
     /// Drop findings of this rule (ID or name); repeat for several.
     #[arg(long, value_name = "RULE")]
     ignore: Vec<String>,
+}
+
+impl RuleArgs {
+    /// The flags as the rules take them; `tenant_id` comes from the command's own flag.
+    fn flags(&self, tenant_id: Option<String>) -> rules::Flags {
+        rules::Flags {
+            region: self.region.clone(),
+            sp_object_id: self.sp_object_id.clone(),
+            officer_object_id: self.officer_object_id.clone(),
+            key_suffix: self.key_suffix.clone(),
+            tenant_id,
+            profile: self.profile.clone(),
+            ignore: self.ignore.clone(),
+        }
+    }
 }
 
 /// How findings are reported.
@@ -408,15 +387,7 @@ fn run_validate(args: ValidateArgs) -> anyhow::Result<u8> {
         parameters: args.parameters,
         format: args.report.format,
         fail_on: args.report.fail_on,
-        flags: cmek_arm::rules::Flags {
-            region: args.rules.region,
-            sp_object_id: args.rules.sp_object_id,
-            officer_object_id: args.rules.officer_object_id,
-            key_suffix: args.rules.key_suffix,
-            tenant_id: args.context.tenant_id.clone(),
-            profile: args.rules.profile,
-            ignore: args.rules.ignore,
-        },
+        flags: args.rules.flags(args.context.tenant_id.clone()),
         context: args.context.context(),
         schema_dir: args.schema_dir,
         color: cmek_arm::report::use_color(),

@@ -80,7 +80,7 @@ pub struct Outcome {
 impl Outcome {
     /// The exit code: 1 if any finding is at or above `fail_on`, else 0.
     pub fn exit_code(&self, fail_on: Level) -> u8 {
-        u8::from(self.diagnostics.iter().any(|d| d.level >= fail_on))
+        report::exit_code(&self.diagnostics, fail_on)
     }
 }
 
@@ -91,16 +91,13 @@ pub fn validate(
     out: &mut dyn io::Write,
 ) -> crate::Result<u8> {
     let outcome = run(templates, options)?;
-    let report = Report {
-        diagnostics: &outcome.diagnostics,
-        sources: &outcome.sources,
-    };
-    options
-        .format
-        .emitter(options.color)
-        .emit(&report, out)
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::Usage(format!("cannot write the report: {e}")))?;
+    report::write(
+        &outcome.diagnostics,
+        &outcome.sources,
+        options.format,
+        options.color,
+        out,
+    )?;
     Ok(outcome.exit_code(options.fail_on))
 }
 

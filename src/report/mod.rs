@@ -241,6 +241,30 @@ pub fn rule_name(id: &str) -> &'static str {
     crate::rules::find(id).map_or("", |r| r.name)
 }
 
+/// Writes `diagnostics` in `format` to `out` and flushes it.
+pub fn write(
+    diagnostics: &[Diagnostic],
+    sources: &Sources,
+    format: Format,
+    color: bool,
+    out: &mut dyn io::Write,
+) -> crate::Result<()> {
+    let report = Report {
+        diagnostics,
+        sources,
+    };
+    format
+        .emitter(color)
+        .emit(&report, out)
+        .and_then(|()| out.flush())
+        .map_err(|e| crate::Error::Usage(format!("cannot write the report: {e}")))
+}
+
+/// The exit code for findings (CLI.md): 1 if any is at or above `fail_on`, else 0.
+pub fn exit_code(diagnostics: &[Diagnostic], fail_on: crate::diag::Level) -> u8 {
+    u8::from(diagnostics.iter().any(|d| d.level >= fail_on))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,28 +293,4 @@ mod tests {
             );
         }
     }
-}
-
-/// Writes `diagnostics` in `format` to `out` and flushes it.
-pub fn write(
-    diagnostics: &[Diagnostic],
-    sources: &Sources,
-    format: Format,
-    color: bool,
-    out: &mut dyn io::Write,
-) -> crate::Result<()> {
-    let report = Report {
-        diagnostics,
-        sources,
-    };
-    format
-        .emitter(color)
-        .emit(&report, out)
-        .and_then(|()| out.flush())
-        .map_err(|e| crate::Error::Usage(format!("cannot write the report: {e}")))
-}
-
-/// The exit code for findings (CLI.md): 1 if any is at or above `fail_on`, else 0.
-pub fn exit_code(diagnostics: &[Diagnostic], fail_on: crate::diag::Level) -> u8 {
-    u8::from(diagnostics.iter().any(|d| d.level >= fail_on))
 }

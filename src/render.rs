@@ -15,6 +15,7 @@ use handlebars::{
 use serde_json::{json, Value};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// apiVersion of `Microsoft.KeyVault/vaults` (newest stable with a published ARM schema).
 pub const VAULTS_API_VERSION: &str = "2026-02-01";
@@ -133,17 +134,60 @@ fn json_helper(
     Ok(())
 }
 
-fn registry() -> Result<Handlebars<'static>> {
+/// The template source as handlebars needs it: without `{{!-- --}}` comments,
+/// indentation and blank lines. Handlebars' parser looks up a line and column
+/// for every token by scanning from the start of the source, so its cost grows
+/// with size times tokens; the layout is free anyway, because the output is
+/// parsed and re-serialised (JSON strings never span lines, so no string
+/// content is touched).
+fn compact(source: &str) -> String {
+    let mut without_comments = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find("{{!--") {
+        without_comments.push_str(&rest[..start]);
+        match rest[start..].find("--}}") {
+            Some(end) => rest = &rest[start + end + "--}}".len()..],
+            // An unclosed comment stays, so handlebars reports it.
+            None => {
+                without_comments.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    without_comments.push_str(rest);
+    let mut out = String::with_capacity(without_comments.len());
+    for line in without_comments.lines() {
+        let line = line.trim_start();
+        if !line.is_empty() {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn build_registry() -> std::result::Result<Handlebars<'static>, String> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(json_escape);
     hb.register_helper("json", Box::new(json_helper));
     hb.register_helper("arm_json", Box::new(json_helper));
     for (name, source) in TEMPLATES {
-        hb.register_template_string(name, source)
-            .map_err(|e| Error::Internal(format!("template {name}: {e}")))?;
+        hb.register_template_string(name, compact(source))
+            .map_err(|e| format!("template {name}: {e}"))?;
     }
     Ok(hb)
+}
+
+/// The registry with the three templates, built once per process. A static is
+/// never dropped, which also spares a render the teardown of the parsed
+/// templates.
+fn registry() -> Result<&'static Handlebars<'static>> {
+    static REGISTRY: OnceLock<std::result::Result<Handlebars<'static>, String>> = OnceLock::new();
+    REGISTRY
+        .get_or_init(build_registry)
+        .as_ref()
+        .map_err(|e| Error::Internal(e.clone()))
 }
 
 /// The handlebars context: every key always present (strict mode), `null` when
@@ -190,13 +234,25 @@ const SELF_CHECK: [(&str, &str); 3] = [
     (UI_DEFINITION_FILE, "createUiDefinition"),
 ];
 
+static SELF_CHECK_VALIDATOR: OnceLock<std::result::Result<jsonschema::Validator, String>> =
+    OnceLock::new();
+
+/// The self-check validator, compiled once per process (and never dropped:
+/// tearing the compiled schema down cost a render as much as a third of
+/// compiling it).
+fn self_check_validator() -> Result<&'static jsonschema::Validator> {
+    SELF_CHECK_VALIDATOR
+        .get_or_init(compile_self_check)
+        .as_ref()
+        .map_err(|e| Error::Internal(e.clone()))
+}
+
 /// Compiles the self-check: one validator for `{file name: content}`, each
 /// property pointing at its file's definition in the embedded strict schema.
-/// Compiling is a large part of a render's time, so it happens once, and on its
-/// own thread while the templates render.
-fn self_check_validator() -> Result<jsonschema::Validator> {
-    let schema_err =
-        |e: &dyn std::fmt::Display| Error::Internal(format!("cmek-template.schema.json: {e}"));
+/// Compiling is a large part of a render's time, so it happens on its own
+/// thread while the templates render.
+fn compile_self_check() -> std::result::Result<jsonschema::Validator, String> {
+    let schema_err = |e: &dyn std::fmt::Display| format!("cmek-template.schema.json: {e}");
     let schema: Value = serde_json::from_str(TEMPLATE_SCHEMA).map_err(|e| schema_err(&e))?;
     let Value::Object(mut template) = schema else {
         return Err(schema_err(&"not an object"));
@@ -269,18 +325,22 @@ fn render_values(req: &RenderRequest) -> Result<[Value; 3]> {
 
 /// Renders the three files and self-checks them; nothing touches the disk.
 pub fn render(req: &RenderRequest) -> Result<Rendered> {
-    let (validator, values) = std::thread::scope(|scope| {
-        let validator = scope.spawn(self_check_validator);
-        let values = render_values(req);
-        let validator = validator
-            .join()
-            .map_err(|_| Error::Internal("self-check compilation panicked".into()))
-            .and_then(|v| v);
-        (validator, values)
-    });
+    let (validator, values) = if SELF_CHECK_VALIDATOR.get().is_some() {
+        (self_check_validator(), render_values(req))
+    } else {
+        std::thread::scope(|scope| {
+            let validator = scope.spawn(self_check_validator);
+            let values = render_values(req);
+            let validator = validator
+                .join()
+                .map_err(|_| Error::Internal("self-check compilation panicked".into()))
+                .and_then(|v| v);
+            (validator, values)
+        })
+    };
     let [template, parameters, ui_definition] = values?;
     self_check(
-        &validator?,
+        validator?,
         [
             (TEMPLATE_FILE, &template),
             (PARAMETERS_FILE, &parameters),
@@ -521,6 +581,50 @@ mod tests {
         let mut bad = ui.clone();
         bad["parameters"]["outputs"]["extra"] = json!("[basics('x')]");
         assert!(check(&template, &params, &bad).is_err());
+
+        // The duration and vault-name patterns are written without lookarounds
+        // (cheaper to compile); they still refuse what the lookarounds did.
+        let rotate =
+            "/resources/1/properties/rotationPolicy/lifetimeActions/0/trigger/timeAfterCreate";
+        for (duration, ok) in [
+            ("P1Y", true),
+            ("P2M", true),
+            ("P90D", true),
+            ("P1Y6M30D", true),
+            ("P1M30D", true),
+            ("P", false),
+            ("P1D1Y", false),
+            ("P1Y1Y", false),
+            ("PY", false),
+            ("P1W", false),
+        ] {
+            let mut t = template.clone();
+            *t.pointer_mut(rotate).unwrap() = json!(duration);
+            assert_eq!(check(&t, &params, &ui).is_ok(), ok, "{duration}");
+        }
+        for (name, ok) in [
+            ("kv1", true),
+            ("a-b", true),
+            ("k-v-0123456789abcdefghij", true),
+            ("ab", false),
+            ("k-v-0123456789abcdefghijk", false),
+            ("kv--01", false),
+            ("1kv", false),
+            ("kv-", false),
+            ("-kv", false),
+            ("kv_01", false),
+        ] {
+            let mut p = params.clone();
+            p["parameters"]["vaultName"]["value"] = json!(name);
+            assert_eq!(check(&template, &p, &ui).is_ok(), ok, "{name}");
+        }
+    }
+
+    #[test]
+    fn compacting_drops_comments_indentation_and_blank_lines_only() {
+        let source = "{{!-- a\n  comment --}}\n{\n  \"a b\": \"{{x}}  y\",\n\n    \"c\": 1 }\n";
+        assert_eq!(compact(source), "{\n\"a b\": \"{{x}}  y\",\n\"c\": 1 }\n");
+        assert_eq!(compact("{{!-- open"), "{{!-- open\n");
     }
 
     #[test]

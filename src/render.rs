@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use crate::params::RenderRequest;
 use handlebars::{
-    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason, Template,
 };
 use serde_json::{json, Value};
 use std::io::Write as _;
@@ -166,26 +166,57 @@ fn compact(source: &str) -> String {
     out
 }
 
-fn build_registry() -> std::result::Result<Handlebars<'static>, String> {
-    let mut hb = Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_escape_fn(json_escape);
-    hb.register_helper("json", Box::new(json_helper));
-    hb.register_helper("arm_json", Box::new(json_helper));
-    for (name, source) in TEMPLATES {
-        hb.register_template_string(name, compact(source))
-            .map_err(|e| format!("template {name}: {e}"))?;
-    }
-    Ok(hb)
+/// Parses one template, compacted.
+fn compile_template(name: &str, source: &str) -> std::result::Result<Template, String> {
+    Template::compile_with_name(compact(source), name.to_string())
+        .map_err(|e| format!("template {name}: {e}"))
 }
 
-/// The registry with the three templates, built once per process. A static is
-/// never dropped, which also spares a render the teardown of the parsed
-/// templates.
-fn registry() -> Result<&'static Handlebars<'static>> {
-    static REGISTRY: OnceLock<std::result::Result<Handlebars<'static>, String>> = OnceLock::new();
-    REGISTRY
-        .get_or_init(build_registry)
+/// What every render needs and no input changes: the parsed templates and the
+/// compiled self-check. Built once per process and never dropped (tearing them
+/// down cost a render as much as a third of compiling the schema).
+struct Prepared {
+    registry: Handlebars<'static>,
+    validator: jsonschema::Validator,
+}
+
+/// Builds [`Prepared`] on two threads: parsing the templates and compiling the
+/// schema are nearly all of a render's time. The helper thread compiles the
+/// schema and then parses the portal form's template while this one parses the
+/// other two, which splits the work about in half.
+fn prepare() -> std::result::Result<Prepared, String> {
+    let [template, parameters, (ui_name, ui_source)] = TEMPLATES;
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(move || {
+            let validator = compile_self_check()?;
+            Ok::<_, String>((validator, compile_template(ui_name, ui_source)?))
+        });
+        let ours =
+            [template, parameters].map(|(name, source)| (name, compile_template(name, source)));
+        let (validator, ui) = helper
+            .join()
+            .map_err(|_| "self-check compilation panicked".to_string())??;
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        registry.register_escape_fn(json_escape);
+        registry.register_helper("json", Box::new(json_helper));
+        registry.register_helper("arm_json", Box::new(json_helper));
+        for (name, compiled) in ours {
+            registry.register_template(name, compiled?);
+        }
+        registry.register_template(ui_name, ui);
+        Ok(Prepared {
+            registry,
+            validator,
+        })
+    })
+}
+
+/// The process's [`Prepared`], built on first use.
+fn prepared() -> Result<&'static Prepared> {
+    static PREPARED: OnceLock<std::result::Result<Prepared, String>> = OnceLock::new();
+    PREPARED
+        .get_or_init(prepare)
         .as_ref()
         .map_err(|e| Error::Internal(e.clone()))
 }
@@ -234,23 +265,8 @@ const SELF_CHECK: [(&str, &str); 3] = [
     (UI_DEFINITION_FILE, "createUiDefinition"),
 ];
 
-static SELF_CHECK_VALIDATOR: OnceLock<std::result::Result<jsonschema::Validator, String>> =
-    OnceLock::new();
-
-/// The self-check validator, compiled once per process (and never dropped:
-/// tearing the compiled schema down cost a render as much as a third of
-/// compiling it).
-fn self_check_validator() -> Result<&'static jsonschema::Validator> {
-    SELF_CHECK_VALIDATOR
-        .get_or_init(compile_self_check)
-        .as_ref()
-        .map_err(|e| Error::Internal(e.clone()))
-}
-
 /// Compiles the self-check: one validator for `{file name: content}`, each
 /// property pointing at its file's definition in the embedded strict schema.
-/// Compiling is a large part of a render's time, so it happens on its own
-/// thread while the templates render.
 fn compile_self_check() -> std::result::Result<jsonschema::Validator, String> {
     let schema_err = |e: &dyn std::fmt::Display| format!("cmek-template.schema.json: {e}");
     let schema: Value = serde_json::from_str(TEMPLATE_SCHEMA).map_err(|e| schema_err(&e))?;
@@ -307,8 +323,7 @@ fn self_check(validator: &jsonschema::Validator, files: [(&str, &Value); 3]) -> 
 }
 
 /// Renders the three templates and parses each result back.
-fn render_values(req: &RenderRequest) -> Result<[Value; 3]> {
-    let hb = registry()?;
+fn render_values(hb: &Handlebars<'_>, req: &RenderRequest) -> Result<[Value; 3]> {
     let ctx = context(req);
     let mut values = Vec::with_capacity(3);
     for (name, _) in TEMPLATES {
@@ -325,22 +340,10 @@ fn render_values(req: &RenderRequest) -> Result<[Value; 3]> {
 
 /// Renders the three files and self-checks them; nothing touches the disk.
 pub fn render(req: &RenderRequest) -> Result<Rendered> {
-    let (validator, values) = if SELF_CHECK_VALIDATOR.get().is_some() {
-        (self_check_validator(), render_values(req))
-    } else {
-        std::thread::scope(|scope| {
-            let validator = scope.spawn(self_check_validator);
-            let values = render_values(req);
-            let validator = validator
-                .join()
-                .map_err(|_| Error::Internal("self-check compilation panicked".into()))
-                .and_then(|v| v);
-            (validator, values)
-        })
-    };
-    let [template, parameters, ui_definition] = values?;
+    let prepared = prepared()?;
+    let [template, parameters, ui_definition] = render_values(&prepared.registry, req)?;
     self_check(
-        validator?,
+        &prepared.validator,
         [
             (TEMPLATE_FILE, &template),
             (PARAMETERS_FILE, &parameters),
@@ -535,7 +538,7 @@ mod tests {
 
     #[test]
     fn strict_mode_refuses_a_missing_variable() {
-        let hb = registry().unwrap();
+        let hb = &prepared().unwrap().registry;
         let err = hb
             .render(TEMPLATE_FILE, &json!({"generator_version": "x"}))
             .unwrap_err();
@@ -545,13 +548,13 @@ mod tests {
     #[test]
     fn self_check_rejects_output_that_breaks_an_invariant() {
         let rendered = render(&request()).unwrap();
-        let validator = self_check_validator().unwrap();
+        let validator = &prepared().unwrap().validator;
         let template: Value = serde_json::from_str(&rendered.template).unwrap();
         let params: Value = serde_json::from_str(&rendered.parameters).unwrap();
         let ui: Value = serde_json::from_str(&rendered.ui_definition).unwrap();
         let check = |t: &Value, p: &Value, u: &Value| {
             self_check(
-                &validator,
+                validator,
                 [
                     (TEMPLATE_FILE, t),
                     (PARAMETERS_FILE, p),

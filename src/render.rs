@@ -301,15 +301,22 @@ fn compile_self_check() -> std::result::Result<jsonschema::Validator, String> {
     jsonschema::draft7::new(&combined).map_err(|e| schema_err(&e))
 }
 
-/// Runs the self-check over the three parsed files; every violation is listed.
-fn self_check(validator: &jsonschema::Validator, files: [(&str, &Value); 3]) -> Result<()> {
-    let instance: serde_json::Map<String, Value> = files
-        .iter()
-        .map(|(file, value)| ((*file).to_string(), (*value).clone()))
-        .collect();
-    let instance = Value::Object(instance);
+/// The self-check's instance, `{file name: content}`; it takes the values
+/// rather than copying them.
+fn files_object(files: [(&str, Value); 3]) -> Value {
+    Value::Object(
+        files
+            .into_iter()
+            .map(|(file, value)| (file.to_string(), value))
+            .collect(),
+    )
+}
+
+/// Runs the self-check over the [`files_object`] of the three parsed files;
+/// every violation is listed.
+fn self_check(validator: &jsonschema::Validator, instance: &Value) -> Result<()> {
     let problems: Vec<String> = validator
-        .iter_errors(&instance)
+        .iter_errors(instance)
         .map(|e| format!("{e} at '{}'", e.instance_path()))
         .collect();
     if problems.is_empty() {
@@ -342,15 +349,16 @@ fn render_values(hb: &Handlebars<'_>, req: &RenderRequest) -> Result<[Value; 3]>
 pub fn render(req: &RenderRequest) -> Result<Rendered> {
     let prepared = prepared()?;
     let [template, parameters, ui_definition] = render_values(&prepared.registry, req)?;
-    self_check(
-        &prepared.validator,
-        [
-            (TEMPLATE_FILE, &template),
-            (PARAMETERS_FILE, &parameters),
-            (UI_DEFINITION_FILE, &ui_definition),
-        ],
-    )?;
-    let pretty = |name: &str, value: &Value| {
+    let files = files_object([
+        (TEMPLATE_FILE, template),
+        (PARAMETERS_FILE, parameters),
+        (UI_DEFINITION_FILE, ui_definition),
+    ]);
+    self_check(&prepared.validator, &files)?;
+    let pretty = |name: &str| {
+        let value = files
+            .get(name)
+            .ok_or_else(|| Error::Internal(format!("{name} missing after the self-check")))?;
         serde_json::to_string_pretty(value)
             .map(|mut text| {
                 text.push('\n');
@@ -359,9 +367,9 @@ pub fn render(req: &RenderRequest) -> Result<Rendered> {
             .map_err(|e| Error::Internal(format!("serialising {name}: {e}")))
     };
     Ok(Rendered {
-        template: pretty(TEMPLATE_FILE, &template)?,
-        parameters: pretty(PARAMETERS_FILE, &parameters)?,
-        ui_definition: pretty(UI_DEFINITION_FILE, &ui_definition)?,
+        template: pretty(TEMPLATE_FILE)?,
+        parameters: pretty(PARAMETERS_FILE)?,
+        ui_definition: pretty(UI_DEFINITION_FILE)?,
     })
 }
 
@@ -555,11 +563,11 @@ mod tests {
         let check = |t: &Value, p: &Value, u: &Value| {
             self_check(
                 validator,
-                [
-                    (TEMPLATE_FILE, t),
-                    (PARAMETERS_FILE, p),
-                    (UI_DEFINITION_FILE, u),
-                ],
+                &files_object([
+                    (TEMPLATE_FILE, t.clone()),
+                    (PARAMETERS_FILE, p.clone()),
+                    (UI_DEFINITION_FILE, u.clone()),
+                ]),
             )
         };
         check(&template, &params, &ui).unwrap();

@@ -166,10 +166,68 @@ fn compact(source: &str) -> String {
     out
 }
 
-/// Parses one template, compacted.
-fn compile_template(name: &str, source: &str) -> std::result::Result<Template, String> {
-    Template::compile_with_name(compact(source), name.to_string())
-        .map_err(|e| format!("template {name}: {e}"))
+/// Bytes of compacted template per separately parsed piece (see [`pieces`]).
+const PIECE_BYTES: usize = 1024;
+
+/// Cuts a compacted template into pieces that are parsed and rendered on their
+/// own, their outputs concatenated. Handlebars looks up a line and column for
+/// every token by scanning from the start of its source, which makes parsing
+/// quadratic in a template's size; pieces of about [`PIECE_BYTES`] keep that
+/// scan short. Cuts fall only at line starts outside every tag and every
+/// `{{#block}}`…`{{/block}}`, so each piece is a whole template and the
+/// concatenation is what the whole would render (a wrong cut would be a parse
+/// error, never different output).
+fn pieces(source: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let (mut start, mut end) = (0, 0);
+    let mut depth = 0usize;
+    let mut in_tag = false;
+    for line in source.split_inclusive('\n') {
+        let mut rest = line;
+        loop {
+            let delimiter = if in_tag { "}}" } else { "{{" };
+            let Some(at) = rest.find(delimiter) else {
+                break;
+            };
+            rest = &rest[at + 2..];
+            if !in_tag {
+                let tag = rest.trim_start_matches(['{', '~']);
+                if tag.starts_with('#') || tag.starts_with('^') {
+                    depth += 1;
+                } else if tag.starts_with('/') {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+            in_tag = !in_tag;
+        }
+        end += line.len();
+        if depth == 0 && !in_tag && end - start >= PIECE_BYTES {
+            pieces.push(&source[start..end]);
+            start = end;
+        }
+    }
+    if start < source.len() || pieces.is_empty() {
+        pieces.push(&source[start..]);
+    }
+    pieces
+}
+
+/// Parses one template, compacted and cut into [`pieces`] named `<name>#<n>`.
+fn compile_template(
+    name: &str,
+    source: &str,
+) -> std::result::Result<Vec<(String, Template)>, String> {
+    let source = compact(source);
+    pieces(&source)
+        .into_iter()
+        .enumerate()
+        .map(|(n, piece)| {
+            let piece_name = format!("{name}#{n}");
+            Template::compile_with_name(piece, piece_name.clone())
+                .map(|template| (piece_name, template))
+                .map_err(|e| format!("template {name}, piece {n}: {e}"))
+        })
+        .collect()
 }
 
 /// What every render needs and no input changes: the parsed templates and the
@@ -177,7 +235,30 @@ fn compile_template(name: &str, source: &str) -> std::result::Result<Template, S
 /// down cost a render as much as a third of compiling the schema).
 struct Prepared {
     registry: Handlebars<'static>,
+    /// Each file's piece names, in order.
+    pieces: Vec<(&'static str, Vec<String>)>,
     validator: jsonschema::Validator,
+}
+
+impl Prepared {
+    /// Renders one file by rendering its pieces in order.
+    fn render_file(&self, file: &str, ctx: &Context) -> Result<String> {
+        let names = self
+            .pieces
+            .iter()
+            .find(|(name, _)| *name == file)
+            .map(|(_, names)| names)
+            .ok_or_else(|| Error::Internal(format!("no template for {file}")))?;
+        let mut out = String::new();
+        for name in names {
+            let piece = self
+                .registry
+                .render_with_context(name, ctx)
+                .map_err(|e| Error::Internal(format!("rendering {file}: {e}")))?;
+            out.push_str(&piece);
+        }
+        Ok(out)
+    }
 }
 
 /// Builds [`Prepared`] on two threads: parsing the templates and compiling the
@@ -201,12 +282,19 @@ fn prepare() -> std::result::Result<Prepared, String> {
         registry.register_escape_fn(json_escape);
         registry.register_helper("json", Box::new(json_helper));
         registry.register_helper("arm_json", Box::new(json_helper));
-        for (name, compiled) in ours {
-            registry.register_template(name, compiled?);
+        let mut pieces = Vec::with_capacity(TEMPLATES.len());
+        let [first, second] = ours;
+        for (file, compiled) in [first, second, (ui_name, Ok(ui))] {
+            let mut names = Vec::new();
+            for (name, template) in compiled? {
+                registry.register_template(&name, template);
+                names.push(name);
+            }
+            pieces.push((file, names));
         }
-        registry.register_template(ui_name, ui);
         Ok(Prepared {
             registry,
+            pieces,
             validator,
         })
     })
@@ -330,13 +418,13 @@ fn self_check(validator: &jsonschema::Validator, instance: &Value) -> Result<()>
 }
 
 /// Renders the three templates and parses each result back.
-fn render_values(hb: &Handlebars<'_>, req: &RenderRequest) -> Result<[Value; 3]> {
-    let ctx = context(req);
+fn render_values(prepared: &Prepared, req: &RenderRequest) -> Result<[Value; 3]> {
+    // Wrapped once: rendering by name would convert the context for every piece.
+    let ctx = Context::wraps(context(req))
+        .map_err(|e| Error::Internal(format!("render context: {e}")))?;
     let mut values = Vec::with_capacity(3);
     for (name, _) in TEMPLATES {
-        let raw = hb
-            .render(name, &ctx)
-            .map_err(|e| Error::Internal(format!("rendering {name}: {e}")))?;
+        let raw = prepared.render_file(name, &ctx)?;
         let value: Value = serde_json::from_str(&raw)
             .map_err(|e| Error::Internal(format!("rendered {name} is not JSON: {e}")))?;
         values.push(value);
@@ -348,7 +436,7 @@ fn render_values(hb: &Handlebars<'_>, req: &RenderRequest) -> Result<[Value; 3]>
 /// Renders the three files and self-checks them; nothing touches the disk.
 pub fn render(req: &RenderRequest) -> Result<Rendered> {
     let prepared = prepared()?;
-    let [template, parameters, ui_definition] = render_values(&prepared.registry, req)?;
+    let [template, parameters, ui_definition] = render_values(prepared, req)?;
     let files = files_object([
         (TEMPLATE_FILE, template),
         (PARAMETERS_FILE, parameters),
@@ -546,11 +634,37 @@ mod tests {
 
     #[test]
     fn strict_mode_refuses_a_missing_variable() {
-        let hb = &prepared().unwrap().registry;
-        let err = hb
-            .render(TEMPLATE_FILE, &json!({"generator_version": "x"}))
+        let ctx = Context::wraps(json!({"generator_version": "x"})).unwrap();
+        let err = prepared()
+            .unwrap()
+            .render_file(TEMPLATE_FILE, &ctx)
             .unwrap_err();
         assert!(err.to_string().contains("strict mode"), "{err}");
+    }
+
+    #[test]
+    fn pieces_are_whole_templates_that_add_up_to_the_source() {
+        // A cut is due inside the block and inside the multi-line tag; both wait.
+        let x = "x".repeat(PIECE_BYTES);
+        let pad = " ".repeat(PIECE_BYTES);
+        let block = format!("{{{{#if a}}}}\n{x}\n{{{{/if}}}}\n{{{{b{pad}\n}}}}\nzz\n");
+        assert_eq!(
+            pieces(&block),
+            [
+                format!("{{{{#if a}}}}\n{x}\n{{{{/if}}}}\n"),
+                format!("{{{{b{pad}\n}}}}\n"),
+                "zz\n".to_string()
+            ]
+        );
+        for (_, source) in TEMPLATES {
+            let source = compact(source);
+            let cut = pieces(&source);
+            assert_eq!(cut.concat(), source);
+            let (last, full) = cut.split_last().unwrap();
+            assert!(full.iter().all(|piece| piece.len() >= PIECE_BYTES));
+            assert!(last.len() < 2 * PIECE_BYTES, "{last}");
+        }
+        assert_eq!(pieces(""), [""]);
     }
 
     #[test]

@@ -10,11 +10,12 @@
 use crate::error::{Error, Result};
 use crate::params::RenderRequest;
 use handlebars::{
-    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason, Template,
 };
 use serde_json::{json, Value};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// apiVersion of `Microsoft.KeyVault/vaults` (newest stable with a published ARM schema).
 pub const VAULTS_API_VERSION: &str = "2026-02-01";
@@ -133,17 +134,179 @@ fn json_helper(
     Ok(())
 }
 
-fn registry() -> Result<Handlebars<'static>> {
-    let mut hb = Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_escape_fn(json_escape);
-    hb.register_helper("json", Box::new(json_helper));
-    hb.register_helper("arm_json", Box::new(json_helper));
-    for (name, source) in TEMPLATES {
-        hb.register_template_string(name, source)
-            .map_err(|e| Error::Internal(format!("template {name}: {e}")))?;
+/// The template source as handlebars needs it: without `{{!-- --}}` comments,
+/// indentation and blank lines. Handlebars' parser looks up a line and column
+/// for every token by scanning from the start of the source, so its cost grows
+/// with size times tokens; the layout is free anyway, because the output is
+/// parsed and re-serialised (JSON strings never span lines, so no string
+/// content is touched).
+fn compact(source: &str) -> String {
+    let mut without_comments = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find("{{!--") {
+        without_comments.push_str(&rest[..start]);
+        match rest[start..].find("--}}") {
+            Some(end) => rest = &rest[start + end + "--}}".len()..],
+            // An unclosed comment stays, so handlebars reports it.
+            None => {
+                without_comments.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
     }
-    Ok(hb)
+    without_comments.push_str(rest);
+    let mut out = String::with_capacity(without_comments.len());
+    for line in without_comments.lines() {
+        let line = line.trim_start();
+        if !line.is_empty() {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Bytes of compacted template per separately parsed piece (see [`pieces`]).
+const PIECE_BYTES: usize = 1024;
+
+/// Cuts a compacted template into pieces that are parsed and rendered on their
+/// own, their outputs concatenated. Handlebars looks up a line and column for
+/// every token by scanning from the start of its source, which makes parsing
+/// quadratic in a template's size; pieces of about [`PIECE_BYTES`] keep that
+/// scan short. Cuts fall only at line starts outside every tag and every
+/// `{{#block}}`…`{{/block}}`, so each piece is a whole template and the
+/// concatenation is what the whole would render (a wrong cut would be a parse
+/// error, never different output).
+fn pieces(source: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let (mut start, mut end) = (0, 0);
+    let mut depth = 0usize;
+    let mut in_tag = false;
+    for line in source.split_inclusive('\n') {
+        let mut rest = line;
+        loop {
+            let delimiter = if in_tag { "}}" } else { "{{" };
+            let Some(at) = rest.find(delimiter) else {
+                break;
+            };
+            rest = &rest[at + 2..];
+            if !in_tag {
+                let tag = rest.trim_start_matches(['{', '~']);
+                if tag.starts_with('#') || tag.starts_with('^') {
+                    depth += 1;
+                } else if tag.starts_with('/') {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+            in_tag = !in_tag;
+        }
+        end += line.len();
+        if depth == 0 && !in_tag && end - start >= PIECE_BYTES {
+            pieces.push(&source[start..end]);
+            start = end;
+        }
+    }
+    if start < source.len() || pieces.is_empty() {
+        pieces.push(&source[start..]);
+    }
+    pieces
+}
+
+/// Parses one template, compacted and cut into [`pieces`] named `<name>#<n>`.
+fn compile_template(
+    name: &str,
+    source: &str,
+) -> std::result::Result<Vec<(String, Template)>, String> {
+    let source = compact(source);
+    pieces(&source)
+        .into_iter()
+        .enumerate()
+        .map(|(n, piece)| {
+            let piece_name = format!("{name}#{n}");
+            Template::compile_with_name(piece, piece_name.clone())
+                .map(|template| (piece_name, template))
+                .map_err(|e| format!("template {name}, piece {n}: {e}"))
+        })
+        .collect()
+}
+
+/// What every render needs and no input changes: the parsed templates and the
+/// compiled self-check. Built once per process and never dropped (tearing them
+/// down cost a render as much as a third of compiling the schema).
+struct Prepared {
+    registry: Handlebars<'static>,
+    /// Each file's piece names, in order.
+    pieces: Vec<(&'static str, Vec<String>)>,
+    validator: jsonschema::Validator,
+}
+
+impl Prepared {
+    /// Renders one file by rendering its pieces in order.
+    fn render_file(&self, file: &str, ctx: &Context) -> Result<String> {
+        let names = self
+            .pieces
+            .iter()
+            .find(|(name, _)| *name == file)
+            .map(|(_, names)| names)
+            .ok_or_else(|| Error::Internal(format!("no template for {file}")))?;
+        let mut out = String::new();
+        for name in names {
+            let piece = self
+                .registry
+                .render_with_context(name, ctx)
+                .map_err(|e| Error::Internal(format!("rendering {file}: {e}")))?;
+            out.push_str(&piece);
+        }
+        Ok(out)
+    }
+}
+
+/// Builds [`Prepared`] on two threads: parsing the templates and compiling the
+/// schema are nearly all of a render's time. The helper thread compiles the
+/// schema and then parses the portal form's template while this one parses the
+/// other two, which splits the work about in half.
+fn prepare() -> std::result::Result<Prepared, String> {
+    let [template, parameters, (ui_name, ui_source)] = TEMPLATES;
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(move || {
+            let validator = compile_self_check()?;
+            Ok::<_, String>((validator, compile_template(ui_name, ui_source)?))
+        });
+        let ours =
+            [template, parameters].map(|(name, source)| (name, compile_template(name, source)));
+        let (validator, ui) = helper
+            .join()
+            .map_err(|_| "self-check compilation panicked".to_string())??;
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        registry.register_escape_fn(json_escape);
+        registry.register_helper("json", Box::new(json_helper));
+        registry.register_helper("arm_json", Box::new(json_helper));
+        let mut pieces = Vec::with_capacity(TEMPLATES.len());
+        let [first, second] = ours;
+        for (file, compiled) in [first, second, (ui_name, Ok(ui))] {
+            let mut names = Vec::new();
+            for (name, template) in compiled? {
+                registry.register_template(&name, template);
+                names.push(name);
+            }
+            pieces.push((file, names));
+        }
+        Ok(Prepared {
+            registry,
+            pieces,
+            validator,
+        })
+    })
+}
+
+/// The process's [`Prepared`], built on first use.
+fn prepared() -> Result<&'static Prepared> {
+    static PREPARED: OnceLock<std::result::Result<Prepared, String>> = OnceLock::new();
+    PREPARED
+        .get_or_init(prepare)
+        .as_ref()
+        .map_err(|e| Error::Internal(e.clone()))
 }
 
 /// The handlebars context: every key always present (strict mode), `null` when
@@ -192,11 +355,8 @@ const SELF_CHECK: [(&str, &str); 3] = [
 
 /// Compiles the self-check: one validator for `{file name: content}`, each
 /// property pointing at its file's definition in the embedded strict schema.
-/// Compiling is a large part of a render's time, so it happens once, and on its
-/// own thread while the templates render.
-fn self_check_validator() -> Result<jsonschema::Validator> {
-    let schema_err =
-        |e: &dyn std::fmt::Display| Error::Internal(format!("cmek-template.schema.json: {e}"));
+fn compile_self_check() -> std::result::Result<jsonschema::Validator, String> {
+    let schema_err = |e: &dyn std::fmt::Display| format!("cmek-template.schema.json: {e}");
     let schema: Value = serde_json::from_str(TEMPLATE_SCHEMA).map_err(|e| schema_err(&e))?;
     let Value::Object(mut template) = schema else {
         return Err(schema_err(&"not an object"));
@@ -229,15 +389,22 @@ fn self_check_validator() -> Result<jsonschema::Validator> {
     jsonschema::draft7::new(&combined).map_err(|e| schema_err(&e))
 }
 
-/// Runs the self-check over the three parsed files; every violation is listed.
-fn self_check(validator: &jsonschema::Validator, files: [(&str, &Value); 3]) -> Result<()> {
-    let instance: serde_json::Map<String, Value> = files
-        .iter()
-        .map(|(file, value)| ((*file).to_string(), (*value).clone()))
-        .collect();
-    let instance = Value::Object(instance);
+/// The self-check's instance, `{file name: content}`; it takes the values
+/// rather than copying them.
+fn files_object(files: [(&str, Value); 3]) -> Value {
+    Value::Object(
+        files
+            .into_iter()
+            .map(|(file, value)| (file.to_string(), value))
+            .collect(),
+    )
+}
+
+/// Runs the self-check over the [`files_object`] of the three parsed files;
+/// every violation is listed.
+fn self_check(validator: &jsonschema::Validator, instance: &Value) -> Result<()> {
     let problems: Vec<String> = validator
-        .iter_errors(&instance)
+        .iter_errors(instance)
         .map(|e| format!("{e} at '{}'", e.instance_path()))
         .collect();
     if problems.is_empty() {
@@ -251,14 +418,13 @@ fn self_check(validator: &jsonschema::Validator, files: [(&str, &Value); 3]) -> 
 }
 
 /// Renders the three templates and parses each result back.
-fn render_values(req: &RenderRequest) -> Result<[Value; 3]> {
-    let hb = registry()?;
-    let ctx = context(req);
+fn render_values(prepared: &Prepared, req: &RenderRequest) -> Result<[Value; 3]> {
+    // Wrapped once: rendering by name would convert the context for every piece.
+    let ctx = Context::wraps(context(req))
+        .map_err(|e| Error::Internal(format!("render context: {e}")))?;
     let mut values = Vec::with_capacity(3);
     for (name, _) in TEMPLATES {
-        let raw = hb
-            .render(name, &ctx)
-            .map_err(|e| Error::Internal(format!("rendering {name}: {e}")))?;
+        let raw = prepared.render_file(name, &ctx)?;
         let value: Value = serde_json::from_str(&raw)
             .map_err(|e| Error::Internal(format!("rendered {name} is not JSON: {e}")))?;
         values.push(value);
@@ -269,25 +435,18 @@ fn render_values(req: &RenderRequest) -> Result<[Value; 3]> {
 
 /// Renders the three files and self-checks them; nothing touches the disk.
 pub fn render(req: &RenderRequest) -> Result<Rendered> {
-    let (validator, values) = std::thread::scope(|scope| {
-        let validator = scope.spawn(self_check_validator);
-        let values = render_values(req);
-        let validator = validator
-            .join()
-            .map_err(|_| Error::Internal("self-check compilation panicked".into()))
-            .and_then(|v| v);
-        (validator, values)
-    });
-    let [template, parameters, ui_definition] = values?;
-    self_check(
-        &validator?,
-        [
-            (TEMPLATE_FILE, &template),
-            (PARAMETERS_FILE, &parameters),
-            (UI_DEFINITION_FILE, &ui_definition),
-        ],
-    )?;
-    let pretty = |name: &str, value: &Value| {
+    let prepared = prepared()?;
+    let [template, parameters, ui_definition] = render_values(prepared, req)?;
+    let files = files_object([
+        (TEMPLATE_FILE, template),
+        (PARAMETERS_FILE, parameters),
+        (UI_DEFINITION_FILE, ui_definition),
+    ]);
+    self_check(&prepared.validator, &files)?;
+    let pretty = |name: &str| {
+        let value = files
+            .get(name)
+            .ok_or_else(|| Error::Internal(format!("{name} missing after the self-check")))?;
         serde_json::to_string_pretty(value)
             .map(|mut text| {
                 text.push('\n');
@@ -296,9 +455,9 @@ pub fn render(req: &RenderRequest) -> Result<Rendered> {
             .map_err(|e| Error::Internal(format!("serialising {name}: {e}")))
     };
     Ok(Rendered {
-        template: pretty(TEMPLATE_FILE, &template)?,
-        parameters: pretty(PARAMETERS_FILE, &parameters)?,
-        ui_definition: pretty(UI_DEFINITION_FILE, &ui_definition)?,
+        template: pretty(TEMPLATE_FILE)?,
+        parameters: pretty(PARAMETERS_FILE)?,
+        ui_definition: pretty(UI_DEFINITION_FILE)?,
     })
 }
 
@@ -475,28 +634,54 @@ mod tests {
 
     #[test]
     fn strict_mode_refuses_a_missing_variable() {
-        let hb = registry().unwrap();
-        let err = hb
-            .render(TEMPLATE_FILE, &json!({"generator_version": "x"}))
+        let ctx = Context::wraps(json!({"generator_version": "x"})).unwrap();
+        let err = prepared()
+            .unwrap()
+            .render_file(TEMPLATE_FILE, &ctx)
             .unwrap_err();
         assert!(err.to_string().contains("strict mode"), "{err}");
     }
 
     #[test]
+    fn pieces_are_whole_templates_that_add_up_to_the_source() {
+        // A cut is due inside the block and inside the multi-line tag; both wait.
+        let x = "x".repeat(PIECE_BYTES);
+        let pad = " ".repeat(PIECE_BYTES);
+        let block = format!("{{{{#if a}}}}\n{x}\n{{{{/if}}}}\n{{{{b{pad}\n}}}}\nzz\n");
+        assert_eq!(
+            pieces(&block),
+            [
+                format!("{{{{#if a}}}}\n{x}\n{{{{/if}}}}\n"),
+                format!("{{{{b{pad}\n}}}}\n"),
+                "zz\n".to_string()
+            ]
+        );
+        for (_, source) in TEMPLATES {
+            let source = compact(source);
+            let cut = pieces(&source);
+            assert_eq!(cut.concat(), source);
+            let (last, full) = cut.split_last().unwrap();
+            assert!(full.iter().all(|piece| piece.len() >= PIECE_BYTES));
+            assert!(last.len() < 2 * PIECE_BYTES, "{last}");
+        }
+        assert_eq!(pieces(""), [""]);
+    }
+
+    #[test]
     fn self_check_rejects_output_that_breaks_an_invariant() {
         let rendered = render(&request()).unwrap();
-        let validator = self_check_validator().unwrap();
+        let validator = &prepared().unwrap().validator;
         let template: Value = serde_json::from_str(&rendered.template).unwrap();
         let params: Value = serde_json::from_str(&rendered.parameters).unwrap();
         let ui: Value = serde_json::from_str(&rendered.ui_definition).unwrap();
         let check = |t: &Value, p: &Value, u: &Value| {
             self_check(
-                &validator,
-                [
-                    (TEMPLATE_FILE, t),
-                    (PARAMETERS_FILE, p),
-                    (UI_DEFINITION_FILE, u),
-                ],
+                validator,
+                &files_object([
+                    (TEMPLATE_FILE, t.clone()),
+                    (PARAMETERS_FILE, p.clone()),
+                    (UI_DEFINITION_FILE, u.clone()),
+                ]),
             )
         };
         check(&template, &params, &ui).unwrap();
@@ -521,6 +706,50 @@ mod tests {
         let mut bad = ui.clone();
         bad["parameters"]["outputs"]["extra"] = json!("[basics('x')]");
         assert!(check(&template, &params, &bad).is_err());
+
+        // The duration and vault-name patterns are written without lookarounds
+        // (cheaper to compile); they still refuse what the lookarounds did.
+        let rotate =
+            "/resources/1/properties/rotationPolicy/lifetimeActions/0/trigger/timeAfterCreate";
+        for (duration, ok) in [
+            ("P1Y", true),
+            ("P2M", true),
+            ("P90D", true),
+            ("P1Y6M30D", true),
+            ("P1M30D", true),
+            ("P", false),
+            ("P1D1Y", false),
+            ("P1Y1Y", false),
+            ("PY", false),
+            ("P1W", false),
+        ] {
+            let mut t = template.clone();
+            *t.pointer_mut(rotate).unwrap() = json!(duration);
+            assert_eq!(check(&t, &params, &ui).is_ok(), ok, "{duration}");
+        }
+        for (name, ok) in [
+            ("kv1", true),
+            ("a-b", true),
+            ("k-v-0123456789abcdefghij", true),
+            ("ab", false),
+            ("k-v-0123456789abcdefghijk", false),
+            ("kv--01", false),
+            ("1kv", false),
+            ("kv-", false),
+            ("-kv", false),
+            ("kv_01", false),
+        ] {
+            let mut p = params.clone();
+            p["parameters"]["vaultName"]["value"] = json!(name);
+            assert_eq!(check(&template, &p, &ui).is_ok(), ok, "{name}");
+        }
+    }
+
+    #[test]
+    fn compacting_drops_comments_indentation_and_blank_lines_only() {
+        let source = "{{!-- a\n  comment --}}\n{\n  \"a b\": \"{{x}}  y\",\n\n    \"c\": 1 }\n";
+        assert_eq!(compact(source), "{\n\"a b\": \"{{x}}  y\",\n\"c\": 1 }\n");
+        assert_eq!(compact("{{!-- open"), "{{!-- open\n");
     }
 
     #[test]

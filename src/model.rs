@@ -639,12 +639,7 @@ pub fn from_expansion_with(
         // A source map walks the whole declaration (a nested deployment holds a
         // whole template) with a location per node; only the resources the CMK
         // rules read and those carrying suppressions need one.
-        if kind.is_none()
-            && er
-                .body
-                .path(&["metadata", "cmek-arm", "ignore"])
-                .is_none()
-        {
+        if kind.is_none() && er.body.path(&["metadata", "cmek-arm", "ignore"]).is_none() {
             continue;
         }
         let sources = match &er.origin {

@@ -120,7 +120,7 @@ fn check_scope(input: &TemplateInput<'_>, template: &Json, base: &str, out: &mut
 /// Whether `s` contains `parameters` or `variables` in any case (function
 /// names are case-insensitive), without allocating.
 fn mentions_declarations(s: &str) -> bool {
-    s.as_bytes().windows(9).any(|w| {
-        w.eq_ignore_ascii_case(b"parameter") || w.eq_ignore_ascii_case(b"variables")
-    })
+    s.as_bytes()
+        .windows(9)
+        .any(|w| w.eq_ignore_ascii_case(b"parameter") || w.eq_ignore_ascii_case(b"variables"))
 }

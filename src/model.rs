@@ -635,6 +635,13 @@ pub fn from_expansion_with(
     // Copies of one declaration (copy loops) share its source map.
     let mut maps: HashMap<String, Arc<HashMap<String, PropSource>>> = HashMap::new();
     for er in &expansion.resources {
+        let kind = Kind::of_type(&er.resource_type);
+        // A source map walks the whole declaration (a nested deployment holds a
+        // whole template) with a location per node; only the resources the CMK
+        // rules read and those carrying suppressions need one.
+        if kind.is_none() && er.body.path(&["metadata", "cmek-arm", "ignore"]).is_none() {
+            continue;
+        }
         let sources = match &er.origin {
             Location::File { pointer, .. } => maps
                 .entry(pointer.clone())
@@ -646,7 +653,7 @@ pub fn from_expansion_with(
                 .clone(),
             _ => Arc::default(),
         };
-        let Some(kind) = Kind::of_type(&er.resource_type) else {
+        let Some(kind) = kind else {
             // Template rules report on every resource type: their suppressions count too.
             let entries = suppressions(&er.body, &sources, &er.origin);
             if !entries.is_empty() {

@@ -135,6 +135,17 @@ pub fn run(templates: &[PathBuf], options: &Options) -> crate::Result<Outcome> {
 
     // Files are claimed one at a time from a shared counter so a slow template
     // does not leave the other thread idle; results keep their input index.
+    // Largest files first: with the biggest template claimed last, one thread
+    // would finish it alone while the other sits idle.
+    let mut order: Vec<usize> = (0..templates.len()).collect();
+    order.sort_by_cached_key(|&i| {
+        std::cmp::Reverse(
+            templates
+                .get(i)
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map_or(0, |m| m.len()),
+        )
+    });
     let next = AtomicUsize::new(0);
     let mut results: Vec<(usize, crate::Result<FileResult>)> = std::thread::scope(|scope| {
         let mut workers = Vec::new();
@@ -146,7 +157,8 @@ pub fn run(templates: &[PathBuf], options: &Options) -> crate::Result<Outcome> {
                 .spawn_scoped(scope, || {
                     let mut mine = Vec::new();
                     loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let claimed = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&i) = order.get(claimed) else { break };
                         let Some(path) = templates.get(i) else { break };
                         mine.push((i, check_file(path, parameters_ref, &analysis)));
                     }

@@ -3,6 +3,7 @@
 //! with `newGuid()`, outputs that return secrets).
 
 use super::ast::Expr;
+use super::eval::Ptr;
 use super::parser::{parse_string, Parsed};
 use crate::arm::json::pointer_push;
 use serde_json::Value as Json;
@@ -57,29 +58,55 @@ pub fn is_inner_scope(properties: &serde_json::Map<String, Json>) -> bool {
         .is_some_and(|s| s.eq_ignore_ascii_case("inner"))
 }
 
+/// Every string under `v`, skipping inner-scope nested templates as
+/// [`expressions`] does, without parsing or building pointers: for rules that
+/// only need some of the expressions and no positions (pointers for every node
+/// of a large template cost more than the rule itself).
+pub fn for_each_string(v: &Json, f: &mut dyn FnMut(&str)) {
+    match v {
+        Json::String(s) => f(s),
+        Json::Array(a) => {
+            for x in a {
+                for_each_string(x, f);
+            }
+        }
+        Json::Object(o) => {
+            let inner = is_inner_scope(o);
+            for (k, x) in o {
+                if !(inner && k == "template") {
+                    for_each_string(x, f);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Inner-scope nested templates under `v`: (pointer of the template, template).
 pub fn inner_templates<'j>(v: &'j Json, base: &str) -> Vec<(String, &'j Json)> {
-    fn walk<'j>(v: &'j Json, pointer: &str, out: &mut Vec<(String, &'j Json)>) {
+    // The pointer is rendered only for the templates found, not for every node.
+    fn walk<'j>(v: &'j Json, ptr: Ptr<'_>, out: &mut Vec<(String, &'j Json)>) {
         match v {
             Json::Array(a) => {
                 for (i, x) in a.iter().enumerate() {
-                    walk(x, &format!("{pointer}/{i}"), out);
+                    walk(x, Ptr::Index(&ptr, i), out);
                 }
             }
             Json::Object(o) => {
+                let inner = is_inner_scope(o);
                 for (k, x) in o {
-                    let here = pointer_push(pointer, k);
-                    if k == "template" && is_inner_scope(o) {
-                        out.push((here.clone(), x));
+                    let here = Ptr::Key(&ptr, k);
+                    if inner && k == "template" {
+                        out.push((here.render(), x));
                     }
-                    walk(x, &here, out);
+                    walk(x, here, out);
                 }
             }
             _ => {}
         }
     }
     let mut out = Vec::new();
-    walk(v, base, &mut out);
+    walk(v, Ptr::Root(base), &mut out);
     out
 }
 

@@ -82,13 +82,9 @@ pub fn check_sp(fake: &Fake, sp: &str, extra: &[&str]) -> Out {
     report_sp(fake, sp, &args)
 }
 
-/// The base check command (rules and report, no `--show-state`), plus `extra`.
-pub fn report(fake: &Fake, extra: &[&str]) -> Out {
-    report_sp(fake, SP_OBJECT, extra)
-}
-
-/// As [`report`], with `--sp-object-id sp`.
-pub fn report_sp(fake: &Fake, sp: &str, extra: &[&str]) -> Out {
+/// `check` on the fake's vault and key with the environment credential and ARM at
+/// `arm`, plus `extra`: the arguments every scenario starts from.
+pub fn target_args<'a>(arm: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "check",
         "--subscription",
@@ -99,19 +95,35 @@ pub fn report_sp(fake: &Fake, sp: &str, extra: &[&str]) -> Out {
         VAULT,
         "--key",
         KEY,
-        "--sp-object-id",
-        sp,
         "--auth",
         "env",
         "--arm-endpoint",
-        &fake.url,
-        "--graph-endpoint",
-        &fake.url,
-        "--vault-endpoint",
-        &fake.url,
-        "--timeout",
-        "5",
+        arm,
     ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The base check command (rules and report, no `--show-state`), plus `extra`.
+pub fn report(fake: &Fake, extra: &[&str]) -> Out {
+    report_sp(fake, SP_OBJECT, extra)
+}
+
+/// As [`report`], with `--sp-object-id sp`.
+pub fn report_sp(fake: &Fake, sp: &str, extra: &[&str]) -> Out {
+    let mut args = target_args(
+        &fake.url,
+        &[
+            "--sp-object-id",
+            sp,
+            "--graph-endpoint",
+            &fake.url,
+            "--vault-endpoint",
+            &fake.url,
+            "--timeout",
+            "5",
+        ],
+    );
     args.extend_from_slice(extra);
     run_raw(fake, &args, None)
 }

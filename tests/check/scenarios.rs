@@ -1,7 +1,7 @@
 //! One scenario per read path: compliant, throttling, 5xx, pagination, app ID,
 //! missing vault/key, 401/403 per call, garbage, slow, probe, --from-deployment.
 
-use super::cli::{check, check_sp, run_raw};
+use super::cli::{check, check_sp, run_raw, target_args};
 use super::fake::*;
 use serde_json::json;
 use std::time::Duration;
@@ -321,22 +321,7 @@ fn rejected_client_secret_exits_3_before_any_read() {
     // A tenant the fake does not know: the token request is refused.
     let out = run_raw(
         &fake,
-        &[
-            "check",
-            "--show-state",
-            "--subscription",
-            SUB,
-            "--resource-group",
-            RG,
-            "--vault",
-            VAULT,
-            "--key",
-            KEY,
-            "--auth",
-            "env",
-            "--arm-endpoint",
-            &fake.url,
-        ],
+        &target_args(&fake.url, &["--show-state"]),
         Some(&format!("{}wrong-authority/", fake.url)),
     );
     assert_eq!(out.code, 3, "{}", out.stderr);
@@ -378,26 +363,16 @@ fn slow_response_times_out_naming_the_host() {
     args.extend(["--timeout", "0.5"]);
     let out = run_raw(
         &fake,
-        &[
-            "check",
-            "--show-state",
-            "--subscription",
-            SUB,
-            "--resource-group",
-            RG,
-            "--vault",
-            VAULT,
-            "--key",
-            KEY,
-            "--auth",
-            "env",
-            "--arm-endpoint",
+        &target_args(
             &fake.url,
-            "--vault-endpoint",
-            &fake.url,
-            "--timeout",
-            "0.5",
-        ],
+            &[
+                "--show-state",
+                "--vault-endpoint",
+                &fake.url,
+                "--timeout",
+                "0.5",
+            ],
+        ),
         None,
     );
     assert_eq!(out.code, 3, "{}", out.stderr);
@@ -505,22 +480,7 @@ fn non_loopback_http_is_refused_before_any_request() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     let out = run_raw(
         &fake,
-        &[
-            "check",
-            "--show-state",
-            "--subscription",
-            SUB,
-            "--resource-group",
-            RG,
-            "--vault",
-            VAULT,
-            "--key",
-            KEY,
-            "--auth",
-            "env",
-            "--arm-endpoint",
-            "http://10.0.0.1/",
-        ],
+        &target_args("http://10.0.0.1/", &["--show-state"]),
         None,
     );
     assert_eq!(out.code, 2);
@@ -531,22 +491,7 @@ fn non_loopback_http_is_refused_before_any_request() {
     );
     let out = run_raw(
         &fake,
-        &[
-            "check",
-            "--show-state",
-            "--subscription",
-            SUB,
-            "--resource-group",
-            RG,
-            "--vault",
-            VAULT,
-            "--key",
-            KEY,
-            "--auth",
-            "env",
-            "--arm-endpoint",
-            &fake.url,
-        ],
+        &target_args(&fake.url, &["--show-state"]),
         Some("http://169.254.169.254/"),
     );
     assert_eq!(out.code, 2);
@@ -592,24 +537,7 @@ fn unreachable_host_exits_3_naming_it() {
     let arm = format!("http://127.0.0.1:{port}/");
     let out = run_raw(
         &fake,
-        &[
-            "check",
-            "--show-state",
-            "--subscription",
-            SUB,
-            "--resource-group",
-            RG,
-            "--vault",
-            VAULT,
-            "--key",
-            KEY,
-            "--auth",
-            "env",
-            "--arm-endpoint",
-            &arm,
-            "--vault-endpoint",
-            &fake.url,
-        ],
+        &target_args(&arm, &["--show-state", "--vault-endpoint", &fake.url]),
         None,
     );
     assert_eq!(out.code, 3, "{}", out.stderr);

@@ -1,7 +1,7 @@
 //! Tokens and secrets never appear in output, errors or Debug prints. (Every
 //! run in these tests is also grepped by `cli::run_raw`.)
 
-use super::cli::{check, run_raw};
+use super::cli::{check, run_raw, target_args};
 use super::fake::*;
 
 #[test]
@@ -24,21 +24,7 @@ fn token_and_secret_never_printed_on_any_path() {
     let fake = compliant(&dir);
     let out = run_raw(
         &fake,
-        &[
-            "check",
-            "--subscription",
-            SUB,
-            "--resource-group",
-            RG,
-            "--vault",
-            VAULT,
-            "--key",
-            KEY,
-            "--auth",
-            "env",
-            "--arm-endpoint",
-            &fake.url,
-        ],
+        &target_args(&fake.url, &[]),
         Some(&format!("{}other/", fake.url)),
     );
     assert_eq!(out.code, 3);

@@ -364,9 +364,11 @@ fn display(path: &Path) -> String {
 fn load(path: &Path) -> crate::Result<Loaded> {
     let name = display(path);
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-    let mut bytes = Vec::new();
-    // `take` rather than trusting metadata: special files (/dev/zero, pipes)
-    // report no size but never end.
+    // The size is only a capacity hint (one allocation instead of doubling);
+    // `take` bounds the read, because special files (/dev/zero, pipes) report
+    // no size but never end.
+    let hint = file.metadata().map_or(0, |m| m.len()).min(MAX_FILE_BYTES) + 1;
+    let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, &e))?;
@@ -386,17 +388,12 @@ fn load(path: &Path) -> crate::Result<Loaded> {
         );
         return Ok(Loaded::Broken(d, String::new()));
     }
-    match json::parse(&name, &bytes) {
+    match json::parse_owned(&name, bytes) {
         Ok(doc) => Ok(Loaded::Parsed(doc)),
-        Err(err) => {
-            let text =
-                String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes))
-                    .into_owned();
-            Ok(Loaded::Broken(
-                rules::arm001_json_syntax::diagnostic(&err),
-                text,
-            ))
-        }
+        Err(unparsed) => Ok(Loaded::Broken(
+            rules::arm001_json_syntax::diagnostic(&unparsed.error),
+            unparsed.text,
+        )),
     }
 }
 

@@ -3,7 +3,9 @@
 //! and CRLF line ends are fine; anything else non-JSON is an `ARM001` finding.
 
 use crate::diag::{line_col, Location, Span};
-use jsonc_parser::ast;
+use jsonc_parser::errors::ParseErrorKind;
+use jsonc_parser::tokens::Token;
+use jsonc_parser::{Scanner, ScannerOptions};
 use serde_json::{Map, Number, Value as Json};
 
 /// Deepest nesting accepted; deeper input is a syntax finding, never a stack overflow.
@@ -37,10 +39,13 @@ pub struct SyntaxError {
     pub column: usize,
 }
 
+/// Spans shaped like the value: an object's children are in the order of its
+/// map's entries (a duplicate key keeps its first position and its last value,
+/// as `serde_json` does), so keys are not stored twice.
 #[derive(Debug)]
 enum SpanNode {
     Leaf(Span),
-    Object(Span, Vec<(String, SpanNode)>),
+    Object(Span, Vec<SpanNode>),
     Array(Span, Vec<SpanNode>),
 }
 
@@ -54,123 +59,296 @@ impl SpanNode {
 
 /// Parses `bytes` read from `file`.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Document, SyntaxError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
+    parse_owned(file, bytes.to_vec()).map_err(|unparsed| unparsed.error)
+}
+
+/// A file that is not JSON: why, and its text for the report's excerpt.
+#[derive(Debug)]
+pub struct Unparsed {
+    /// The syntax error.
+    pub error: SyntaxError,
+    /// The text (BOM removed; invalid UTF-8 replaced).
+    pub text: String,
+}
+
+/// Parses `bytes` read from `file`, keeping them as the document's text
+/// without a copy.
+pub fn parse_owned(file: &str, mut bytes: Vec<u8>) -> Result<Document, Box<Unparsed>> {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => parse_string(file, text),
         Err(e) => {
-            let at = e.valid_up_to();
-            let prefix =
-                std::str::from_utf8(bytes.get(..at).unwrap_or_default()).unwrap_or_default();
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let prefix = text.get(..at).unwrap_or_default();
             let (line, column) = line_col(prefix, at);
-            return Err(SyntaxError {
+            let error = SyntaxError {
                 file: file.to_string(),
                 message: format!("invalid UTF-8 at byte {at}"),
                 span: Span::new(at, at + 1),
                 line,
                 column,
-            });
+            };
+            Err(Box::new(Unparsed { error, text }))
         }
-    };
-    parse_str(file, text)
+    }
 }
 
 /// Parses a string.
 pub fn parse_str(file: &str, text: &str) -> Result<Document, SyntaxError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let syntax = |message: String, span: Span| {
-        let (line, column) = line_col(text, span.start);
-        SyntaxError {
-            file: file.to_string(),
-            message,
-            span,
-            line,
-            column,
-        }
-    };
-    let options = jsonc_parser::ParseOptions {
-        allow_comments: true,
-        allow_loose_object_property_names: false,
-        allow_trailing_commas: false,
-        allow_missing_commas: false,
-        allow_single_quoted_strings: false,
-        allow_hexadecimal_numbers: false,
-        allow_unary_plus_numbers: false,
-        allow_bare_decimal_point_numbers: false,
-        allow_non_finite_numbers: false,
-        allow_extended_string_escapes: false,
-    };
-    let parsed = jsonc_parser::parse_to_ast(text, &Default::default(), &options).map_err(|e| {
-        let r = e.range();
-        syntax(e.kind().to_string(), Span::new(r.start, r.end))
-    })?;
-    let Some(root) = parsed.value else {
-        return Err(syntax(
-            "the file holds no JSON value".into(),
-            Span::new(0, 0),
-        ));
-    };
-    let (value, spans) = convert(&root, 0).map_err(|(m, s)| syntax(m, s))?;
-    Ok(Document {
-        file: file.to_string(),
-        text: text.to_string(),
-        value,
-        spans,
-    })
+    parse_string(file, text.to_string()).map_err(|unparsed| unparsed.error)
 }
 
-fn range(r: &jsonc_parser::common::Range) -> Span {
-    Span::new(r.start, r.end)
-}
-
-fn convert(node: &ast::Value<'_>, depth: usize) -> Result<(Json, SpanNode), (String, Span)> {
-    // The parser already limits nesting; this guards our own recursion too.
-    if depth > MAX_DEPTH {
-        use jsonc_parser::common::Ranged;
-        return Err((
-            format!("nesting deeper than {MAX_DEPTH} levels"),
-            range(&node.range()),
-        ));
+fn parse_string(file: &str, mut text: String) -> Result<Document, Box<Unparsed>> {
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
     }
-    Ok(match node {
-        ast::Value::StringLit(s) => (
-            Json::String(s.value.to_string()),
-            SpanNode::Leaf(range(&s.range)),
-        ),
-        ast::Value::NumberLit(n) => {
-            let span = range(&n.range);
-            let number = n
-                .value
-                .parse::<i64>()
-                .ok()
-                .map(Number::from)
-                .or_else(|| n.value.parse::<f64>().ok().and_then(Number::from_f64))
-                .ok_or_else(|| (format!("number {} is out of range", n.value), span))?;
-            (Json::Number(number), SpanNode::Leaf(span))
+    let parsed = Builder::new(&text).document();
+    match parsed {
+        Ok((value, spans)) => Ok(Document {
+            file: file.to_string(),
+            text,
+            value,
+            spans,
+        }),
+        Err((message, span)) => {
+            let (line, column) = line_col(&text, span.start);
+            let error = SyntaxError {
+                file: file.to_string(),
+                message,
+                span,
+                line,
+                column,
+            };
+            Err(Box::new(Unparsed { error, text }))
         }
-        ast::Value::BooleanLit(b) => (Json::Bool(b.value), SpanNode::Leaf(range(&b.range))),
-        ast::Value::NullKeyword(n) => (Json::Null, SpanNode::Leaf(range(&n.range))),
-        ast::Value::Array(a) => {
-            let mut values = Vec::with_capacity(a.elements.len());
-            let mut spans = Vec::with_capacity(a.elements.len());
-            for e in &a.elements {
-                let (v, s) = convert(e, depth + 1)?;
-                values.push(v);
-                spans.push(s);
+    }
+}
+
+/// A syntax problem: jsonc-parser's wording, and where.
+type Fault = (String, Span);
+
+/// Builds the value and its spans straight from jsonc-parser's scanner (which
+/// handles strings, escapes, numbers and comments), in one pass: no syntax
+/// tree in between. The grammar is strict JSON plus comments, as ARM accepts,
+/// and the error wording and ranges are those of jsonc-parser's own parser.
+struct Builder<'a> {
+    scanner: Scanner<'a>,
+    text: &'a str,
+    depth: usize,
+}
+
+impl<'a> Builder<'a> {
+    fn new(text: &'a str) -> Self {
+        let options = ScannerOptions {
+            allow_single_quoted_strings: false,
+            allow_hexadecimal_numbers: false,
+            allow_unary_plus_numbers: false,
+            allow_bare_decimal_point_numbers: false,
+            allow_non_finite_numbers: false,
+            allow_extended_string_escapes: false,
+        };
+        Builder {
+            scanner: Scanner::new(text, &options),
+            text,
+            depth: 0,
+        }
+    }
+
+    fn document(mut self) -> Result<(Json, SpanNode), Fault> {
+        let Some(token) = self.scan()? else {
+            return Err(("the file holds no JSON value".into(), Span::new(0, 0)));
+        };
+        let parsed = self.value(token)?;
+        if self.scan()?.is_some() {
+            return Err(self.at_token(ParseErrorKind::MultipleRootJsonValues));
+        }
+        Ok(parsed)
+    }
+
+    /// The next token that is not a comment.
+    fn scan(&mut self) -> Result<Option<Token<'a>>, Fault> {
+        loop {
+            match self.scanner.scan() {
+                Ok(Some(Token::CommentLine(_) | Token::CommentBlock(_))) => continue,
+                Ok(token) => return Ok(token),
+                Err(e) => {
+                    let r = e.range();
+                    return Err((e.kind().to_string(), Span::new(r.start, r.end)));
+                }
             }
-            (Json::Array(values), SpanNode::Array(range(&a.range), spans))
         }
-        ast::Value::Object(o) => {
-            let mut map = Map::with_capacity(o.properties.len());
-            let mut spans = Vec::with_capacity(o.properties.len());
-            for p in &o.properties {
-                let key = p.name.as_str().to_string();
-                let (v, s) = convert(&p.value, depth + 1)?;
-                map.insert(key.clone(), v);
-                spans.push((key, s));
+    }
+
+    fn token_span(&self) -> Span {
+        Span::new(self.scanner.token_start(), self.scanner.token_end())
+    }
+
+    /// An error over the current token (or the character at the end of input),
+    /// as jsonc-parser reports it.
+    fn at_token(&self, kind: ParseErrorKind) -> Fault {
+        let start = self.scanner.token_start();
+        let mut end = self.scanner.token_end();
+        if end == start {
+            end = self.text[start..]
+                .chars()
+                .next()
+                .map_or(self.text.len(), |c| start + c.len_utf8());
+        }
+        (kind.to_string(), Span::new(start, end))
+    }
+
+    fn value(&mut self, token: Token<'a>) -> Result<(Json, SpanNode), Fault> {
+        let span = self.token_span();
+        let leaf = |v| Ok((v, SpanNode::Leaf(span)));
+        match token {
+            Token::OpenBrace => self.object(span.start),
+            Token::OpenBracket => self.array(span.start),
+            Token::String(s) => leaf(Json::String(s.into_owned())),
+            Token::Number(n) => {
+                let number = n
+                    .parse::<i64>()
+                    .ok()
+                    .map(Number::from)
+                    .or_else(|| n.parse::<f64>().ok().and_then(Number::from_f64))
+                    .ok_or_else(|| (format!("number {n} is out of range"), span))?;
+                leaf(Json::Number(number))
             }
-            (Json::Object(map), SpanNode::Object(range(&o.range), spans))
+            Token::Boolean(b) => leaf(Json::Bool(b)),
+            Token::Null => leaf(Json::Null),
+            other => Err(self.at_token(match other {
+                Token::CloseBracket => ParseErrorKind::UnexpectedCloseBracket,
+                Token::CloseBrace => ParseErrorKind::UnexpectedCloseBrace,
+                Token::Comma => ParseErrorKind::UnexpectedComma,
+                Token::Colon => ParseErrorKind::UnexpectedColon,
+                Token::Word(_) => ParseErrorKind::UnexpectedWord,
+                _ => ParseErrorKind::UnexpectedToken,
+            })),
         }
-    })
+    }
+
+    fn enter(&mut self) -> Result<(), Fault> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.at_token(ParseErrorKind::NestingDepthExceeded));
+        }
+        Ok(())
+    }
+
+    /// The range of an unclosed container: from its opening to where input ended.
+    fn unterminated(&self, start: usize, kind: ParseErrorKind) -> Fault {
+        err(kind, Span::new(start, self.scanner.token_end()))
+    }
+
+    /// An object key, or `None` at `}`; `start` is where the object opened.
+    fn key(&self, token: Option<Token<'a>>, start: usize) -> Result<Option<String>, Fault> {
+        match token {
+            Some(Token::CloseBrace) => Ok(None),
+            Some(Token::String(s)) => Ok(Some(s.into_owned())),
+            None => Err(self.unterminated(start, ParseErrorKind::UnterminatedObject)),
+            Some(Token::Word(_) | Token::Number(_) | Token::Boolean(_) | Token::Null) => {
+                Err(self.at_token(ParseErrorKind::ExpectedStringObjectProperty))
+            }
+            Some(_) => Err(self.at_token(ParseErrorKind::UnexpectedTokenInObject)),
+        }
+    }
+
+    fn object(&mut self, start: usize) -> Result<(Json, SpanNode), Fault> {
+        self.enter()?;
+        let mut map = Map::new();
+        let mut spans = Vec::new();
+        let mut token = self.scan()?;
+        while let Some(key) = self.key(token, start)? {
+            if !matches!(self.scan()?, Some(Token::Colon)) {
+                return Err(self.at_token(ParseErrorKind::ExpectedColonAfterObjectKey));
+            }
+            let Some(value_token) = self.scan()? else {
+                return Err(self.at_token(ParseErrorKind::ExpectedObjectValue));
+            };
+            let (value, span) = self.value(value_token)?;
+            if map.contains_key(&key) {
+                // Rare: a duplicate keeps its first position and takes the last value.
+                if let Some(i) = map.keys().position(|k| *k == key) {
+                    if let Some(slot) = spans.get_mut(i) {
+                        *slot = span;
+                    }
+                }
+            } else {
+                spans.push(span);
+            }
+            map.insert(key, value);
+            let value_end = self.scanner.token_end();
+            token = match self.scan()? {
+                Some(Token::Comma) => {
+                    let comma = self.token_span();
+                    let next = self.scan()?;
+                    if matches!(next, Some(Token::CloseBrace)) {
+                        return Err(err(ParseErrorKind::TrailingCommasNotAllowed, comma));
+                    }
+                    next
+                }
+                Some(Token::String(_) | Token::Word(_) | Token::Number(_))
+                | Some(Token::Boolean(_) | Token::Null) => {
+                    let at = Span::new(value_end, value_end);
+                    return Err(err(ParseErrorKind::ExpectedComma, at));
+                }
+                other => other,
+            };
+        }
+        self.depth -= 1;
+        let span = Span::new(start, self.scanner.token_end());
+        Ok((Json::Object(map), SpanNode::Object(span, spans)))
+    }
+
+    fn array(&mut self, start: usize) -> Result<(Json, SpanNode), Fault> {
+        self.enter()?;
+        let mut values = Vec::new();
+        let mut spans = Vec::new();
+        let mut token = self.scan()?;
+        loop {
+            match token {
+                Some(Token::CloseBracket) => break,
+                None => return Err(self.unterminated(start, ParseErrorKind::UnterminatedArray)),
+                Some(t) => {
+                    let (value, span) = self.value(t)?;
+                    values.push(value);
+                    spans.push(span);
+                }
+            }
+            let value_end = self.scanner.token_end();
+            token = match self.scan()? {
+                Some(Token::Comma) => {
+                    let comma = self.token_span();
+                    let next = self.scan()?;
+                    if matches!(next, Some(Token::CloseBracket)) {
+                        return Err(err(ParseErrorKind::TrailingCommasNotAllowed, comma));
+                    }
+                    next
+                }
+                Some(
+                    Token::OpenBrace
+                    | Token::OpenBracket
+                    | Token::String(_)
+                    | Token::Boolean(_)
+                    | Token::Number(_)
+                    | Token::Null,
+                ) => {
+                    let at = Span::new(value_end, value_end);
+                    return Err(err(ParseErrorKind::ExpectedComma, at));
+                }
+                other => other,
+            };
+        }
+        self.depth -= 1;
+        let span = Span::new(start, self.scanner.token_end());
+        Ok((Json::Array(values), SpanNode::Array(span, spans)))
+    }
+}
+
+fn err(kind: ParseErrorKind, span: Span) -> Fault {
+    (kind.to_string(), span)
 }
 
 /// Splits a JSON pointer into unescaped tokens (`~1` is `/`, `~0` is `~`).
@@ -200,19 +378,22 @@ impl Document {
     }
 
     fn walk(&self, pointer: &str) -> (Span, bool) {
-        let mut node = &self.spans;
+        let (mut node, mut value) = (&self.spans, &self.value);
         for token in pointer_tokens(pointer) {
-            let next = match node {
-                SpanNode::Object(_, props) => props
+            let next = match (node, value) {
+                (SpanNode::Object(_, spans), Json::Object(map)) => map
                     .iter()
-                    .rev()
-                    .find(|(k, _)| *k == token)
-                    .map(|(_, n)| n),
-                SpanNode::Array(_, items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
-                SpanNode::Leaf(_) => None,
+                    .enumerate()
+                    .find(|(_, (k, _))| **k == token)
+                    .and_then(|(i, (_, v))| Some((spans.get(i)?, v))),
+                (SpanNode::Array(_, spans), Json::Array(items)) => token
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| Some((spans.get(i)?, items.get(i)?))),
+                _ => None,
             };
             match next {
-                Some(n) => node = n,
+                Some((n, v)) => (node, value) = (n, v),
                 None => return (node.span(), false),
             }
         }
@@ -257,6 +438,78 @@ mod tests {
         let err = parse("bin.json", b"{\"a\": \"\xff\"}").unwrap_err();
         assert!(err.message.contains("UTF-8"), "{err}");
         assert_eq!(err.column, 8);
+    }
+
+    #[test]
+    fn a_duplicate_key_keeps_its_first_position_and_its_last_value_and_span() {
+        let doc = parse_str("d.json", r#"{"a": 1, "b": 2, "a": [3]}"#).unwrap();
+        assert_eq!(doc.value, serde_json::json!({"a": [3], "b": 2}));
+        assert_eq!(doc.value.as_object().unwrap().keys().next().unwrap(), "a");
+        assert_eq!(doc.span("/a"), Some(Span::new(22, 25)));
+        assert_eq!(doc.span("/a/0"), Some(Span::new(23, 24)));
+        assert_eq!(doc.span("/b"), Some(Span::new(14, 15)));
+    }
+
+    /// The one-pass builder reports what jsonc-parser's own parser reports:
+    /// the same wording at the same range.
+    #[test]
+    fn syntax_errors_match_jsonc_parser() {
+        let options = jsonc_parser::ParseOptions {
+            allow_comments: true,
+            allow_loose_object_property_names: false,
+            allow_trailing_commas: false,
+            allow_missing_commas: false,
+            allow_single_quoted_strings: false,
+            allow_hexadecimal_numbers: false,
+            allow_unary_plus_numbers: false,
+            allow_bare_decimal_point_numbers: false,
+            allow_non_finite_numbers: false,
+            allow_extended_string_escapes: false,
+        };
+        let cases = [
+            "{\"a\": 1,}",
+            "[1, 2,]",
+            "{\"a\": 1 \"b\": 2}",
+            "[1 2]",
+            "{\"a\" 1}",
+            "{\"a\": }",
+            "{\"a\":",
+            "{a: 1}",
+            "{1: 1}",
+            "{[: 1}",
+            "[1, 2",
+            "{\"a\": 1",
+            "[}",
+            "]",
+            ",",
+            ":",
+            "nope",
+            "{} {}",
+            "'single'",
+            "0x10",
+            "+1",
+            ".5",
+            "NaN",
+            "\"\\x41\"",
+            "\"unterminated",
+            "/* open",
+            "[-]",
+            "{\"a\": tru}",
+        ];
+        let mut differ = Vec::new();
+        for text in cases {
+            let ours = parse_str("x.json", text).expect_err(text);
+            let Err(theirs) = jsonc_parser::parse_to_ast(text, &Default::default(), &options)
+            else {
+                panic!("jsonc-parser accepts {text}");
+            };
+            let range = theirs.range();
+            let theirs = (theirs.kind().to_string(), Span::new(range.start, range.end));
+            if (ours.message.clone(), ours.span) != theirs {
+                differ.push(format!("{text}: ours {ours:?}, theirs {theirs:?}"));
+            }
+        }
+        assert!(differ.is_empty(), "{differ:#?}");
     }
 
     #[test]

@@ -136,7 +136,8 @@ impl<'s> Positions<'s> {
         }
     }
 
-    fn line_col(&self, file: &str, offset: usize) -> Option<(usize, usize)> {
+    /// Byte offsets where the lines of `file` start, indexed on first use.
+    fn line_starts(&self, file: &str) -> Option<(&'s str, std::rc::Rc<Vec<usize>>)> {
         let (name, text) = self.sources.get_key_value(file)?;
         let starts = self
             .line_starts
@@ -144,15 +145,28 @@ impl<'s> Positions<'s> {
             .entry(name.as_str())
             .or_insert_with(|| {
                 let mut starts = vec![0];
-                starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+                starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
                 std::rc::Rc::new(starts)
             })
             .clone();
+        Some((text.as_str(), starts))
+    }
+
+    fn line_col(&self, file: &str, offset: usize) -> Option<(usize, usize)> {
+        let (text, starts) = self.line_starts(file)?;
         let offset = offset.min(text.len());
         let line = starts.partition_point(|&s| s <= offset).max(1);
         let start = starts.get(line - 1).copied().unwrap_or(0);
         let column = text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
         Some((line, column))
+    }
+
+    /// The text of 1-based `line` of `file`, without its line end.
+    pub fn line_text(&self, file: &str, line: usize) -> Option<&'s str> {
+        let (text, starts) = self.line_starts(file)?;
+        let start = *starts.get(line.checked_sub(1)?)?;
+        let end = starts.get(line).map_or(text.len(), |next| next - 1);
+        text.get(start..end)
     }
 
     /// Where `location` is (`None` for live or location-less findings).

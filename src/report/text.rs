@@ -2,7 +2,7 @@
 //! (`file:line:col: RULE [level] message`), the source line with a caret under
 //! the value, labels as `= ...` lines, and a summary line at the end.
 
-use super::{azure_id, Emitter, Position, Positions, Report, Sources, Summary};
+use super::{azure_id, Emitter, Position, Positions, Report, Summary};
 use crate::diag::{Diagnostic, Level};
 use std::io;
 
@@ -42,7 +42,7 @@ impl Emitter for Text {
         let p = Paint(self.color);
         let positions = Positions::new(report.sources);
         for d in report.diagnostics {
-            write_one(&p, d, report.sources, &positions, out)?;
+            write_one(&p, d, &positions, out)?;
         }
         let s = Summary::of(report.diagnostics);
         let total = s.error + s.warning + s.note;
@@ -76,7 +76,6 @@ fn plural(n: usize) -> &'static str {
 fn write_one(
     p: &Paint,
     d: &Diagnostic,
-    sources: &Sources,
     positions: &Positions<'_>,
     out: &mut dyn io::Write,
 ) -> io::Result<()> {
@@ -95,8 +94,8 @@ fn write_one(
         d.message
     )?;
     if let Some(pos) = &pos {
-        if let Some(text) = sources.get(pos.file) {
-            excerpt(p, text, pos, out)?;
+        if let Some(line) = positions.line_text(pos.file, pos.line) {
+            excerpt(p, line, pos, out)?;
         }
     }
     // `=` lines line up with the excerpt's `|` gutter.
@@ -118,10 +117,7 @@ fn write_one(
 }
 
 /// The source line with a caret under the span (cut to a window on long lines).
-fn excerpt(p: &Paint, text: &str, pos: &Position<'_>, out: &mut dyn io::Write) -> io::Result<()> {
-    let Some(line) = text.split('\n').nth(pos.line.saturating_sub(1)) else {
-        return Ok(());
-    };
+fn excerpt(p: &Paint, line: &str, pos: &Position<'_>, out: &mut dyn io::Write) -> io::Result<()> {
     let chars: Vec<char> = line
         .trim_end_matches('\r')
         .chars()

@@ -134,7 +134,7 @@ fn expand_here(
     ctx: &Context,
     limits: Limits,
 ) -> Expansion {
-    let engine = Engine::new(limits);
+    let engine = Engine::new(limits).with_index(template.expressions().clone());
     let mut out = Expansion::default();
     syntax_pass(template, &mut out.diagnostics);
     let provided = parameters
@@ -234,10 +234,11 @@ fn level_of(template: &Json) -> String {
 fn syntax_pass(doc: &Document, diags: &mut Vec<Diagnostic>) {
     fn walk(doc: &Document, v: &Json, ptr: Ptr<'_>, diags: &mut Vec<Diagnostic>) {
         match v {
-            // Parsed and dropped: caching every string of a large template costs more
-            // than re-parsing the few the evaluation reaches.
             Json::String(s) if is_expression(s) => {
-                match &crate::arm::expr::parser::parse_expression(s) {
+                let Some(parsed) = doc.expressions().get(s) else {
+                    return;
+                };
+                match parsed.as_ref() {
                     Err(e) => {
                         let pointer = ptr.render();
                         diags.push(Diagnostic::new(

@@ -2,11 +2,13 @@
 //! name file, line and column. Comments are accepted as ARM accepts them; a BOM
 //! and CRLF line ends are fine; anything else non-JSON is an `ARM001` finding.
 
+use crate::arm::expr::index::ExprIndex;
 use crate::diag::{line_col, Location, Span};
 use jsonc_parser::errors::ParseErrorKind;
 use jsonc_parser::tokens::Token;
 use jsonc_parser::{Scanner, ScannerOptions};
 use serde_json::{Map, Number, Value as Json};
+use std::sync::{Arc, OnceLock};
 
 /// Deepest nesting accepted; deeper input is a syntax finding, never a stack overflow.
 pub const MAX_DEPTH: usize = 512;
@@ -18,9 +20,11 @@ pub struct Document {
     pub file: String,
     /// The text (BOM removed; offsets refer to this text).
     pub text: String,
-    /// The parsed value.
+    /// The parsed value. Never changed after parsing: [`Document::expressions`]
+    /// finds strings by address.
     pub value: Json,
     spans: SpanNode,
+    exprs: OnceLock<Arc<ExprIndex>>,
 }
 
 /// Why a file could not be parsed, and where.
@@ -112,6 +116,7 @@ fn parse_string(file: &str, mut text: String) -> Result<Document, Box<Unparsed>>
             text,
             value,
             spans,
+            exprs: OnceLock::new(),
         }),
         Err((message, span)) => {
             let (line, column) = line_col(&text, span.start);
@@ -365,6 +370,12 @@ pub fn pointer_push(pointer: &str, token: &str) -> String {
 }
 
 impl Document {
+    /// Every expression string of the document, parsed on first use.
+    pub fn expressions(&self) -> &Arc<ExprIndex> {
+        self.exprs
+            .get_or_init(|| Arc::new(ExprIndex::build(&self.value)))
+    }
+
     /// The span of the value at `pointer`, if it exists.
     pub fn span(&self, pointer: &str) -> Option<Span> {
         let (found, exact) = self.walk(pointer);

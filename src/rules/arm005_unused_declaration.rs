@@ -23,7 +23,6 @@
 //! - https://learn.microsoft.com/azure/azure-resource-manager/templates/best-practices#parameters
 
 use super::TemplateInput;
-use crate::arm::expr::parser::{parse_string, Parsed};
 use crate::arm::expr::refs::{for_each_string, inner_templates};
 use crate::diag::{Diagnostic, Level};
 use serde_json::Value as Json;
@@ -42,17 +41,13 @@ pub fn check(input: &TemplateInput<'_>, out: &mut Vec<Diagnostic>) {
 fn check_scope(input: &TemplateInput<'_>, template: &Json, base: &str, out: &mut Vec<Diagnostic>) {
     let mut used: [HashSet<String>; 2] = [HashSet::new(), HashSet::new()];
     let mut dynamic = [false, false];
+    let exprs = input.template.expressions();
     for_each_string(template, &mut |s| {
-        // Only calls to parameters()/variables() matter here: a string that cannot
-        // hold one is not worth parsing (most strings of a large template).
-        if !mentions_declarations(s) {
-            return;
-        }
-        let Ok(Parsed::Expr(e)) = parse_string(s) else {
+        let Some(e) = exprs.expr(s) else {
             return;
         };
         for (i, f) in ["parameters", "variables"].iter().enumerate() {
-            for arg in crate::arm::expr::refs::calls(&e, f) {
+            for arg in crate::arm::expr::refs::calls(e, f) {
                 match arg {
                     Some(name) => {
                         if let Some(set) = used.get_mut(i) {
@@ -115,12 +110,4 @@ fn check_scope(input: &TemplateInput<'_>, template: &Json, base: &str, out: &mut
             }
         }
     }
-}
-
-/// Whether `s` contains `parameters` or `variables` in any case (function
-/// names are case-insensitive), without allocating.
-fn mentions_declarations(s: &str) -> bool {
-    s.as_bytes()
-        .windows(9)
-        .any(|w| w.eq_ignore_ascii_case(b"parameter") || w.eq_ignore_ascii_case(b"variables"))
 }

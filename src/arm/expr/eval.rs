@@ -8,7 +8,8 @@
 //! sizes), each reported as a finding, never a hang or a panic.
 
 use super::ast::{Call, Expr, ExprSpan};
-use super::parser::{parse_expression, ParseError};
+use super::index::{ExprIndex, ParsedExpr};
+use super::parser::parse_expression;
 use crate::value::{get_ci, Map, Value};
 use indexmap::IndexMap;
 use serde_json::Value as Json;
@@ -16,6 +17,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// What kind of problem an evaluation hit; decides the rule it is reported under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -163,9 +165,6 @@ pub struct Finding {
     pub span: Option<ExprSpan>,
 }
 
-/// A parsed expression string (or why it does not parse), shared.
-type ParsedExpr = Rc<Result<Expr, ParseError>>;
-
 /// State shared by every evaluator of one expansion: budget, findings, parse cache.
 pub struct Engine {
     /// The limits in force.
@@ -174,8 +173,10 @@ pub struct Engine {
     exhausted: Cell<bool>,
     muted: Cell<u32>,
     findings: RefCell<Vec<Finding>>,
-    // Keyed by the address and length of the JSON string: the template outlives
-    // the engine and never changes, so each string is parsed once.
+    /// The template's own expressions, parsed once for every reader.
+    index: Option<Arc<ExprIndex>>,
+    // Strings not in the index (built while evaluating), keyed by address and
+    // length: they live as long as the engine and never change.
     parsed: RefCell<HashMap<(usize, usize), ParsedExpr>>,
 }
 
@@ -194,8 +195,15 @@ impl Engine {
             exhausted: Cell::new(false),
             muted: Cell::new(0),
             findings: RefCell::new(Vec::new()),
+            index: None,
             parsed: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// The engine reading parsed expressions from `index` (the template's).
+    pub fn with_index(mut self, index: Arc<ExprIndex>) -> Self {
+        self.index = Some(index);
+        self
     }
 
     /// Records a finding (dropped while muted).
@@ -244,13 +252,17 @@ impl Engine {
         Ok(())
     }
 
-    /// Parses an expression string once, caching by the string's address.
-    pub fn parse(&self, s: &str) -> Rc<Result<Expr, ParseError>> {
+    /// Parses an expression string once: from the template's index, or
+    /// cached by the string's address.
+    pub fn parse(&self, s: &str) -> ParsedExpr {
+        if let Some(hit) = self.index.as_ref().and_then(|i| i.get(s)) {
+            return hit.clone();
+        }
         let key = (s.as_ptr() as usize, s.len());
         if let Some(hit) = self.parsed.borrow().get(&key) {
             return hit.clone();
         }
-        let parsed = Rc::new(parse_expression(s));
+        let parsed = Arc::new(parse_expression(s));
         self.parsed.borrow_mut().insert(key, parsed.clone());
         parsed
     }

@@ -166,68 +166,92 @@ fn compact(source: &str) -> String {
     out
 }
 
-/// Bytes of compacted template per separately parsed piece (see [`pieces`]).
-const PIECE_BYTES: usize = 1024;
+/// A run of a compacted template: text outside every tag and block, which is
+/// output as it is, or one tag or whole `{{#block}}`…`{{/block}}`, which
+/// handlebars parses and renders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece<S> {
+    Text(S),
+    Template(S),
+}
 
-/// Cuts a compacted template into pieces that are parsed and rendered on their
-/// own, their outputs concatenated. Handlebars looks up a line and column for
-/// every token by scanning from the start of its source, which makes parsing
-/// quadratic in a template's size; pieces of about [`PIECE_BYTES`] keep that
-/// scan short. Cuts fall only at line starts outside every tag and every
-/// `{{#block}}`…`{{/block}}`, so each piece is a whole template and the
-/// concatenation is what the whole would render (a wrong cut would be a parse
-/// error, never different output).
-fn pieces(source: &str) -> Vec<&str> {
+/// Cuts a compacted template into [`Piece`]s. Handlebars' parser spends
+/// hundreds of instructions on every byte of plain text (and looks up a line
+/// and column for every token by scanning from the start of its source), while
+/// most of a template is plain JSON; handing it only the tags and blocks makes
+/// parsing several times cheaper. Plain text outside tags is exactly what
+/// handlebars would output for it: the templates use no whitespace control
+/// (`~`) and no `\{{` escapes (a test keeps it so), and standalone-line
+/// stripping only ever touches layout, which the re-serialised output drops.
+/// An unclosed tag or block becomes one template piece running to the end, so
+/// handlebars reports it.
+fn pieces(source: &str) -> Vec<Piece<&str>> {
     let mut pieces = Vec::new();
-    let (mut start, mut end) = (0, 0);
-    let mut depth = 0usize;
-    let mut in_tag = false;
-    for line in source.split_inclusive('\n') {
-        let mut rest = line;
-        loop {
-            let delimiter = if in_tag { "}}" } else { "{{" };
-            let Some(at) = rest.find(delimiter) else {
-                break;
-            };
-            rest = &rest[at + 2..];
-            if !in_tag {
-                let tag = rest.trim_start_matches(['{', '~']);
-                if tag.starts_with('#') || tag.starts_with('^') {
-                    depth += 1;
-                } else if tag.starts_with('/') {
-                    depth = depth.saturating_sub(1);
-                }
+    // Where the current text run starts, and (inside a block) where the block started.
+    let (mut text_start, mut block_start, mut depth) = (0, 0, 0usize);
+    let mut at = 0;
+    while let Some(open) = source.get(at..).and_then(|rest| rest.find("{{")) {
+        let start = at + open;
+        if depth == 0 {
+            if start > text_start {
+                pieces.push(Piece::Text(&source[text_start..start]));
             }
-            in_tag = !in_tag;
+            block_start = start;
         }
-        end += line.len();
-        if depth == 0 && !in_tag && end - start >= PIECE_BYTES {
-            pieces.push(&source[start..end]);
-            start = end;
+        let close = if source[start..].starts_with("{{{") {
+            "}}}"
+        } else {
+            "}}"
+        };
+        let Some(end) = source[start..].find(close).map(|e| start + e + close.len()) else {
+            // Unclosed tag: handlebars gets the rest and reports it.
+            pieces.push(Piece::Template(&source[block_start..]));
+            return pieces;
+        };
+        let tag = source[start + 2..].trim_start_matches(['{', '~']);
+        if tag.starts_with('#') || tag.starts_with('^') {
+            depth += 1;
+        } else if tag.starts_with('/') {
+            depth = depth.saturating_sub(1);
+        }
+        at = end;
+        if depth == 0 {
+            pieces.push(Piece::Template(&source[block_start..end]));
+            text_start = end;
         }
     }
-    if start < source.len() || pieces.is_empty() {
-        pieces.push(&source[start..]);
+    if depth > 0 {
+        // Unclosed block: as above.
+        pieces.push(Piece::Template(&source[block_start..]));
+    } else if text_start < source.len() {
+        pieces.push(Piece::Text(&source[text_start..]));
     }
     pieces
 }
 
-/// Parses one template, compacted and cut into [`pieces`] named `<name>#<n>`.
-fn compile_template(
-    name: &str,
-    source: &str,
-) -> std::result::Result<Vec<(String, Template)>, String> {
+/// A template cut into pieces: the pieces in order (template pieces by name)
+/// and the parsed template pieces to register under those names.
+type Compiled = (Vec<Piece<String>>, Vec<(String, Template)>);
+
+/// Parses one template, compacted and cut into [`pieces`]; template pieces
+/// are named `<name>#<n>`.
+fn compile_template(name: &str, source: &str) -> std::result::Result<Compiled, String> {
     let source = compact(source);
-    pieces(&source)
-        .into_iter()
-        .enumerate()
-        .map(|(n, piece)| {
-            let piece_name = format!("{name}#{n}");
-            Template::compile_with_name(piece, piece_name.clone())
-                .map(|template| (piece_name, template))
-                .map_err(|e| format!("template {name}, piece {n}: {e}"))
-        })
-        .collect()
+    let mut order = Vec::new();
+    let mut templates = Vec::new();
+    for (n, piece) in pieces(&source).into_iter().enumerate() {
+        match piece {
+            Piece::Text(text) => order.push(Piece::Text(text.to_string())),
+            Piece::Template(piece) => {
+                let piece_name = format!("{name}#{n}");
+                let template = Template::compile_with_name(piece, piece_name.clone())
+                    .map_err(|e| format!("template {name}, piece {n}: {e}"))?;
+                templates.push((piece_name.clone(), template));
+                order.push(Piece::Template(piece_name));
+            }
+        }
+    }
+    Ok((order, templates))
 }
 
 /// What every render needs and no input changes: the parsed templates and the
@@ -235,8 +259,8 @@ fn compile_template(
 /// down cost a render as much as a third of compiling the schema).
 struct Prepared {
     registry: Handlebars<'static>,
-    /// Each file's piece names, in order.
-    pieces: Vec<(&'static str, Vec<String>)>,
+    /// Each file's pieces in order: plain text, or the name of a registered template.
+    pieces: Vec<(&'static str, Vec<Piece<String>>)>,
     validator: jsonschema::Validator,
 }
 
@@ -250,53 +274,44 @@ impl Prepared {
             .map(|(_, names)| names)
             .ok_or_else(|| Error::Internal(format!("no template for {file}")))?;
         let mut out = String::new();
-        for name in names {
-            let piece = self
-                .registry
-                .render_with_context(name, ctx)
-                .map_err(|e| Error::Internal(format!("rendering {file}: {e}")))?;
-            out.push_str(&piece);
+        for piece in names {
+            match piece {
+                Piece::Text(text) => out.push_str(text),
+                Piece::Template(name) => {
+                    let rendered = self
+                        .registry
+                        .render_with_context(name, ctx)
+                        .map_err(|e| Error::Internal(format!("rendering {file}: {e}")))?;
+                    out.push_str(&rendered);
+                }
+            }
         }
         Ok(out)
     }
 }
 
-/// Builds [`Prepared`] on two threads: parsing the templates and compiling the
-/// schema are nearly all of a render's time. The helper thread compiles the
-/// schema and then parses the portal form's template while this one parses the
-/// other two, which splits the work about in half.
+/// Builds [`Prepared`]: the compiled self-check and the parsed templates. One
+/// thread: a second one would halve the CPU work, but its fresh malloc arena
+/// costs more (page faults, `mprotect` with TLB shootdowns) than it saves.
 fn prepare() -> std::result::Result<Prepared, String> {
-    let [template, parameters, (ui_name, ui_source)] = TEMPLATES;
-    std::thread::scope(|scope| {
-        let helper = scope.spawn(move || {
-            let validator = compile_self_check()?;
-            Ok::<_, String>((validator, compile_template(ui_name, ui_source)?))
-        });
-        let ours =
-            [template, parameters].map(|(name, source)| (name, compile_template(name, source)));
-        let (validator, ui) = helper
-            .join()
-            .map_err(|_| "self-check compilation panicked".to_string())??;
-        let mut registry = Handlebars::new();
-        registry.set_strict_mode(true);
-        registry.register_escape_fn(json_escape);
-        registry.register_helper("json", Box::new(json_helper));
-        registry.register_helper("arm_json", Box::new(json_helper));
-        let mut pieces = Vec::with_capacity(TEMPLATES.len());
-        let [first, second] = ours;
-        for (file, compiled) in [first, second, (ui_name, Ok(ui))] {
-            let mut names = Vec::new();
-            for (name, template) in compiled? {
-                registry.register_template(&name, template);
-                names.push(name);
-            }
-            pieces.push((file, names));
+    let validator = compile_self_check()?;
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(true);
+    registry.register_escape_fn(json_escape);
+    registry.register_helper("json", Box::new(json_helper));
+    registry.register_helper("arm_json", Box::new(json_helper));
+    let mut pieces = Vec::with_capacity(TEMPLATES.len());
+    for (file, source) in TEMPLATES {
+        let (order, templates) = compile_template(file, source)?;
+        for (name, template) in templates {
+            registry.register_template(&name, template);
         }
-        Ok(Prepared {
-            registry,
-            pieces,
-            validator,
-        })
+        pieces.push((file, order));
+    }
+    Ok(Prepared {
+        registry,
+        pieces,
+        validator,
     })
 }
 
@@ -643,28 +658,87 @@ mod tests {
     }
 
     #[test]
-    fn pieces_are_whole_templates_that_add_up_to_the_source() {
-        // A cut is due inside the block and inside the multi-line tag; both wait.
-        let x = "x".repeat(PIECE_BYTES);
-        let pad = " ".repeat(PIECE_BYTES);
-        let block = format!("{{{{#if a}}}}\n{x}\n{{{{/if}}}}\n{{{{b{pad}\n}}}}\nzz\n");
+    fn pieces_are_plain_text_and_whole_tags_or_blocks() {
+        use Piece::{Template as T, Text};
         assert_eq!(
-            pieces(&block),
+            pieces("a {{x}} b {{#if c}}d{{#each e}}{{f}}{{/each}}{{else}}g{{/if}} {{{h}}}."),
             [
-                format!("{{{{#if a}}}}\n{x}\n{{{{/if}}}}\n"),
-                format!("{{{{b{pad}\n}}}}\n"),
-                "zz\n".to_string()
+                Text("a "),
+                T("{{x}}"),
+                Text(" b "),
+                T("{{#if c}}d{{#each e}}{{f}}{{/each}}{{else}}g{{/if}}"),
+                Text(" "),
+                T("{{{h}}}"),
+                Text("."),
             ]
         );
+        // Unclosed tags and blocks go to handlebars whole, which reports them.
+        assert_eq!(pieces("a {{x"), [Text("a "), T("{{x")]);
+        assert_eq!(pieces("a {{#if x}} b"), [Text("a "), T("{{#if x}} b")]);
+        assert_eq!(pieces(""), []);
         for (_, source) in TEMPLATES {
             let source = compact(source);
             let cut = pieces(&source);
-            assert_eq!(cut.concat(), source);
-            let (last, full) = cut.split_last().unwrap();
-            assert!(full.iter().all(|piece| piece.len() >= PIECE_BYTES));
-            assert!(last.len() < 2 * PIECE_BYTES, "{last}");
+            let joined: String = cut
+                .iter()
+                .map(|p| match p {
+                    Text(s) | T(s) => *s,
+                })
+                .collect();
+            assert_eq!(joined, source);
+            // What the cut relies on: no whitespace control, no escaped tags.
+            assert!(!source.contains("{{~") && !source.contains("~}}"));
+            assert!(!source.contains("\\{{"));
         }
-        assert_eq!(pieces(""), [""]);
+    }
+
+    /// Rendering piece by piece gives what handlebars gives for each whole template.
+    #[test]
+    fn pieces_render_what_the_whole_template_renders() {
+        let mut whole = Handlebars::new();
+        whole.set_strict_mode(true);
+        whole.register_escape_fn(json_escape);
+        whole.register_helper("json", Box::new(json_helper));
+        whole.register_helper("arm_json", Box::new(json_helper));
+        for (name, source) in TEMPLATES {
+            whole
+                .register_template_string(name, compact(source))
+                .unwrap();
+        }
+        let with = |raw: RawParams| {
+            RawParams {
+                region: Some("eastus".into()),
+                vault_name: Some("kv-cmek-01".into()),
+                key_name: Some("tidb-cmek-a1b2c3".into()),
+                sp_object_id: Some("3f2504e0-4f89-41d3-9a0c-0305e82c3301".into()),
+                ..raw
+            }
+            .validate()
+            .unwrap()
+        };
+        let variants = [
+            request(),
+            with(RawParams {
+                key_type: Some("RSA-HSM".into()),
+                key_suffix: Some("a1b2c3".into()),
+                officer_object_id: Some("3f2504e0-4f89-41d3-9a0c-0305e82c3302".into()),
+                ..Default::default()
+            }),
+            with(RawParams {
+                allow_ip: Some(vec!["203.0.113.0/24".into(), "198.51.100.7".into()]),
+                no_rotation: Some(true),
+                ..Default::default()
+            }),
+        ];
+        for req in variants {
+            let ctx = Context::wraps(context(&req)).unwrap();
+            for (name, _) in TEMPLATES {
+                let by_pieces = prepared().unwrap().render_file(name, &ctx).unwrap();
+                let at_once = whole.render_with_context(name, &ctx).unwrap();
+                let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap();
+                assert_eq!(parse(&by_pieces), parse(&at_once), "{name}");
+            }
+        }
     }
 
     #[test]

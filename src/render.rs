@@ -393,14 +393,21 @@ fn compile_self_check() -> std::result::Result<jsonschema::Validator, String> {
             )
         })
         .collect();
-    let combined = json!({
-        "$schema": "http://json-schema.org/draft-07/schema#",
-        "definitions": definitions,
-        "type": "object",
-        "properties": properties,
-        "required": SELF_CHECK.iter().map(|(file, _)| *file).collect::<Vec<_>>(),
-        "additionalProperties": false,
-    });
+    // Built by moving the parts in: `json!` would serialise (deep-copy) them.
+    let mut combined = serde_json::Map::new();
+    combined.insert(
+        "$schema".into(),
+        json!("http://json-schema.org/draft-07/schema#"),
+    );
+    combined.insert("definitions".into(), Value::Object(definitions));
+    combined.insert("type".into(), json!("object"));
+    combined.insert("properties".into(), Value::Object(properties));
+    combined.insert(
+        "required".into(),
+        SELF_CHECK.iter().map(|(file, _)| json!(file)).collect(),
+    );
+    combined.insert("additionalProperties".into(), json!(false));
+    let combined = Value::Object(combined);
     jsonschema::draft7::new(&combined).map_err(|e| schema_err(&e))
 }
 

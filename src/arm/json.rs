@@ -23,7 +23,7 @@ pub struct Document {
     /// The parsed value. Never changed after parsing: [`Document::expressions`]
     /// finds strings by address.
     pub value: Json,
-    spans: SpanNode,
+    spans: Spans,
     exprs: OnceLock<Arc<ExprIndex>>,
 }
 
@@ -43,21 +43,40 @@ pub struct SyntaxError {
     pub column: usize,
 }
 
-/// Spans shaped like the value: an object's children are in the order of its
-/// map's entries (a duplicate key keeps its first position and its last value,
-/// as `serde_json` does), so keys are not stored twice.
-#[derive(Debug)]
-enum SpanNode {
-    Leaf(Span),
-    Object(Span, Vec<SpanNode>),
-    Array(Span, Vec<SpanNode>),
+/// The spans of every value of a document, in three flat vectors rather than
+/// a tree (a vector per object cost as much to build and drop as the rest of
+/// the parse). A container's children are listed in the order of its map's
+/// entries (a duplicate key keeps its first position and its last value, as
+/// `serde_json` does), so keys are not stored twice.
+#[derive(Debug, Default)]
+struct Spans {
+    nodes: Vec<SpanNode>,
+    /// Children of every container: node indices, one run per container.
+    kids: Vec<u32>,
+    /// The root's index in `nodes`.
+    root: u32,
 }
 
-impl SpanNode {
-    fn span(&self) -> Span {
-        match self {
-            SpanNode::Leaf(s) | SpanNode::Object(s, _) | SpanNode::Array(s, _) => *s,
+#[derive(Debug, Clone, Copy)]
+struct SpanNode {
+    span: Span,
+    /// The node's children: `kids[first..first + len]`.
+    first: u32,
+    len: u32,
+}
+
+impl Spans {
+    fn node(&self, i: u32) -> Option<&SpanNode> {
+        self.nodes.get(i as usize)
+    }
+
+    /// The `n`th child of `node`.
+    fn kid(&self, node: &SpanNode, n: usize) -> Option<&SpanNode> {
+        if n >= node.len as usize {
+            return None;
         }
+        let i = *self.kids.get(node.first as usize + n)?;
+        self.node(i)
     }
 }
 
@@ -143,6 +162,9 @@ struct Builder<'a> {
     scanner: Scanner<'a>,
     text: &'a str,
     depth: usize,
+    spans: Spans,
+    /// Children of the containers being built, innermost last.
+    pending: Vec<u32>,
 }
 
 impl<'a> Builder<'a> {
@@ -159,18 +181,34 @@ impl<'a> Builder<'a> {
             scanner: Scanner::new(text, &options),
             text,
             depth: 0,
+            spans: Spans::default(),
+            pending: Vec::new(),
         }
     }
 
-    fn document(mut self) -> Result<(Json, SpanNode), Fault> {
+    fn document(mut self) -> Result<(Json, Spans), Fault> {
         let Some(token) = self.scan()? else {
             return Err(("the file holds no JSON value".into(), Span::new(0, 0)));
         };
-        let parsed = self.value(token)?;
+        let (value, root) = self.value(token)?;
         if self.scan()?.is_some() {
             return Err(self.at_token(ParseErrorKind::MultipleRootJsonValues));
         }
-        Ok(parsed)
+        self.spans.root = root;
+        Ok((value, self.spans))
+    }
+
+    /// Records a node whose children are `pending[from..]`; returns its index.
+    fn node(&mut self, span: Span, from: usize) -> Result<u32, Fault> {
+        let too_many = || ("the file holds too many values".to_string(), span);
+        let first = u32::try_from(self.spans.kids.len()).map_err(|_| too_many())?;
+        let len = u32::try_from(self.pending.len().saturating_sub(from)).map_err(|_| too_many())?;
+        if len > 0 {
+            self.spans.kids.extend(self.pending.drain(from..));
+        }
+        let index = u32::try_from(self.spans.nodes.len()).map_err(|_| too_many())?;
+        self.spans.nodes.push(SpanNode { span, first, len });
+        Ok(index)
     }
 
     /// The next token that is not a comment.
@@ -205,13 +243,13 @@ impl<'a> Builder<'a> {
         (kind.to_string(), Span::new(start, end))
     }
 
-    fn value(&mut self, token: Token<'a>) -> Result<(Json, SpanNode), Fault> {
+    fn value(&mut self, token: Token<'a>) -> Result<(Json, u32), Fault> {
         let span = self.token_span();
-        let leaf = |v| Ok((v, SpanNode::Leaf(span)));
-        match token {
-            Token::OpenBrace => self.object(span.start),
-            Token::OpenBracket => self.array(span.start),
-            Token::String(s) => leaf(Json::String(s.into_owned())),
+        let from = self.pending.len();
+        let value = match token {
+            Token::OpenBrace => return self.object(span.start),
+            Token::OpenBracket => return self.array(span.start),
+            Token::String(s) => Json::String(s.into_owned()),
             Token::Number(n) => {
                 let number = n
                     .parse::<i64>()
@@ -219,19 +257,22 @@ impl<'a> Builder<'a> {
                     .map(Number::from)
                     .or_else(|| n.parse::<f64>().ok().and_then(Number::from_f64))
                     .ok_or_else(|| (format!("number {n} is out of range"), span))?;
-                leaf(Json::Number(number))
+                Json::Number(number)
             }
-            Token::Boolean(b) => leaf(Json::Bool(b)),
-            Token::Null => leaf(Json::Null),
-            other => Err(self.at_token(match other {
-                Token::CloseBracket => ParseErrorKind::UnexpectedCloseBracket,
-                Token::CloseBrace => ParseErrorKind::UnexpectedCloseBrace,
-                Token::Comma => ParseErrorKind::UnexpectedComma,
-                Token::Colon => ParseErrorKind::UnexpectedColon,
-                Token::Word(_) => ParseErrorKind::UnexpectedWord,
-                _ => ParseErrorKind::UnexpectedToken,
-            })),
-        }
+            Token::Boolean(b) => Json::Bool(b),
+            Token::Null => Json::Null,
+            other => {
+                return Err(self.at_token(match other {
+                    Token::CloseBracket => ParseErrorKind::UnexpectedCloseBracket,
+                    Token::CloseBrace => ParseErrorKind::UnexpectedCloseBrace,
+                    Token::Comma => ParseErrorKind::UnexpectedComma,
+                    Token::Colon => ParseErrorKind::UnexpectedColon,
+                    Token::Word(_) => ParseErrorKind::UnexpectedWord,
+                    _ => ParseErrorKind::UnexpectedToken,
+                }))
+            }
+        };
+        Ok((value, self.node(span, from)?))
     }
 
     fn enter(&mut self) -> Result<(), Fault> {
@@ -260,10 +301,10 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn object(&mut self, start: usize) -> Result<(Json, SpanNode), Fault> {
+    fn object(&mut self, start: usize) -> Result<(Json, u32), Fault> {
         self.enter()?;
         let mut map = Map::new();
-        let mut spans = Vec::new();
+        let from = self.pending.len();
         let mut token = self.scan()?;
         while let Some(key) = self.key(token, start)? {
             if !matches!(self.scan()?, Some(Token::Colon)) {
@@ -272,16 +313,16 @@ impl<'a> Builder<'a> {
             let Some(value_token) = self.scan()? else {
                 return Err(self.at_token(ParseErrorKind::ExpectedObjectValue));
             };
-            let (value, span) = self.value(value_token)?;
+            let (value, node) = self.value(value_token)?;
             if map.contains_key(&key) {
                 // Rare: a duplicate keeps its first position and takes the last value.
                 if let Some(i) = map.keys().position(|k| *k == key) {
-                    if let Some(slot) = spans.get_mut(i) {
-                        *slot = span;
+                    if let Some(slot) = self.pending.get_mut(from + i) {
+                        *slot = node;
                     }
                 }
             } else {
-                spans.push(span);
+                self.pending.push(node);
             }
             map.insert(key, value);
             let value_end = self.scanner.token_end();
@@ -304,22 +345,22 @@ impl<'a> Builder<'a> {
         }
         self.depth -= 1;
         let span = Span::new(start, self.scanner.token_end());
-        Ok((Json::Object(map), SpanNode::Object(span, spans)))
+        Ok((Json::Object(map), self.node(span, from)?))
     }
 
-    fn array(&mut self, start: usize) -> Result<(Json, SpanNode), Fault> {
+    fn array(&mut self, start: usize) -> Result<(Json, u32), Fault> {
         self.enter()?;
         let mut values = Vec::new();
-        let mut spans = Vec::new();
+        let from = self.pending.len();
         let mut token = self.scan()?;
         loop {
             match token {
                 Some(Token::CloseBracket) => break,
                 None => return Err(self.unterminated(start, ParseErrorKind::UnterminatedArray)),
                 Some(t) => {
-                    let (value, span) = self.value(t)?;
+                    let (value, node) = self.value(t)?;
                     values.push(value);
-                    spans.push(span);
+                    self.pending.push(node);
                 }
             }
             let value_end = self.scanner.token_end();
@@ -348,7 +389,7 @@ impl<'a> Builder<'a> {
         }
         self.depth -= 1;
         let span = Span::new(start, self.scanner.token_end());
-        Ok((Json::Array(values), SpanNode::Array(span, spans)))
+        Ok((Json::Array(values), self.node(span, from)?))
     }
 }
 
@@ -389,26 +430,30 @@ impl Document {
     }
 
     fn walk(&self, pointer: &str) -> (Span, bool) {
-        let (mut node, mut value) = (&self.spans, &self.value);
+        let spans = &self.spans;
+        let Some(mut node) = spans.node(spans.root) else {
+            return (Span::new(0, 0), false);
+        };
+        let mut value = &self.value;
         for token in pointer_tokens(pointer) {
-            let next = match (node, value) {
-                (SpanNode::Object(_, spans), Json::Object(map)) => map
+            let next = match value {
+                Json::Object(map) => map
                     .iter()
                     .enumerate()
                     .find(|(_, (k, _))| **k == token)
-                    .and_then(|(i, (_, v))| Some((spans.get(i)?, v))),
-                (SpanNode::Array(_, spans), Json::Array(items)) => token
+                    .and_then(|(i, (_, v))| Some((spans.kid(node, i)?, v))),
+                Json::Array(items) => token
                     .parse::<usize>()
                     .ok()
-                    .and_then(|i| Some((spans.get(i)?, items.get(i)?))),
+                    .and_then(|i| Some((spans.kid(node, i)?, items.get(i)?))),
                 _ => None,
             };
             match next {
                 Some((n, v)) => (node, value) = (n, v),
-                None => return (node.span(), false),
+                None => return (node.span, false),
             }
         }
-        (node.span(), true)
+        (node.span, true)
     }
 
     /// A location for `pointer` (the nearest existing value's span).

@@ -61,7 +61,7 @@ mod tests {
 
     #[test]
     fn indexes_expressions_by_address_not_content() {
-        let v = serde_json::json!({"a": "[concat('x')]", "b": ["[[literal]", "plain", "[bad("]});
+        let v = serde_json::json!({"a": "[concat('x')]", "b": ["[[literal]", "plain", "[bad(]"]});
         let index = ExprIndex::build(&v);
         let a = v["a"].as_str().unwrap();
         assert!(matches!(index.expr(a), Some(Expr::Call(c)) if c.lname == "concat"));

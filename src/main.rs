@@ -6,6 +6,10 @@ use cmek_arm::{render, rules};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc: see Cargo.toml for why.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Render, validate and check customer-managed-key (CMEK) setups for Azure Key Vault.
 #[derive(Parser)]
 #[command(name = "cmek-arm", version, about, max_term_width = 100)]

@@ -51,8 +51,17 @@ fn collect(v: &Json, pointer: &str, out: &mut Vec<(String, Expr)>, everything: b
 
 /// True for a deployment's `properties` whose template has its own scope.
 pub fn is_inner_scope(properties: &serde_json::Map<String, Json>) -> bool {
-    properties
-        .get("expressionEvaluationOptions")
+    // Asked of every object of a template: a key scan of a small object is
+    // cheaper than hashing the key, and most objects are small.
+    let options = if properties.len() <= 8 {
+        properties
+            .iter()
+            .find(|(k, _)| *k == "expressionEvaluationOptions")
+            .map(|(_, v)| v)
+    } else {
+        properties.get("expressionEvaluationOptions")
+    };
+    options
         .and_then(|o| o.get("scope"))
         .and_then(Json::as_str)
         .is_some_and(|s| s.eq_ignore_ascii_case("inner"))

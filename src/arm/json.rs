@@ -7,6 +7,7 @@ use crate::diag::{line_col, Location, Span};
 use jsonc_parser::errors::ParseErrorKind;
 use jsonc_parser::tokens::Token;
 use jsonc_parser::{Scanner, ScannerOptions};
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value as Json};
 use std::sync::{Arc, OnceLock};
 
@@ -314,17 +315,22 @@ impl<'a> Builder<'a> {
                 return Err(self.at_token(ParseErrorKind::ExpectedObjectValue));
             };
             let (value, node) = self.value(value_token)?;
-            if map.contains_key(&key) {
-                // Rare: a duplicate keeps its first position and takes the last value.
-                if let Some(i) = map.keys().position(|k| *k == key) {
-                    if let Some(slot) = self.pending.get_mut(from + i) {
-                        *slot = node;
+            match map.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(value);
+                    self.pending.push(node);
+                }
+                Entry::Occupied(mut slot) => {
+                    // Rare: a duplicate keeps its first position and takes the last value.
+                    slot.insert(value);
+                    let key = slot.key().clone();
+                    if let Some(i) = map.keys().position(|k| *k == key) {
+                        if let Some(kid) = self.pending.get_mut(from + i) {
+                            *kid = node;
+                        }
                     }
                 }
-            } else {
-                self.pending.push(node);
             }
-            map.insert(key, value);
             let value_end = self.scanner.token_end();
             token = match self.scan()? {
                 Some(Token::Comma) => {

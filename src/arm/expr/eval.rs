@@ -8,7 +8,7 @@
 //! sizes), each reported as a finding, never a hang or a panic.
 
 use super::ast::{Call, Expr, ExprSpan};
-use super::index::{ExprIndex, ParsedExpr};
+use super::index::{AddrMap, ExprIndex, ParsedExpr};
 use super::parser::parse_expression;
 use crate::value::{get_ci, Map, Value};
 use indexmap::IndexMap;
@@ -177,7 +177,7 @@ pub struct Engine {
     index: Option<Arc<ExprIndex>>,
     // Strings not in the index (built while evaluating), keyed by address and
     // length: they live as long as the engine and never change.
-    parsed: RefCell<HashMap<(usize, usize), ParsedExpr>>,
+    parsed: RefCell<AddrMap<ParsedExpr>>,
 }
 
 impl Default for Engine {
@@ -196,7 +196,7 @@ impl Engine {
             muted: Cell::new(0),
             findings: RefCell::new(Vec::new()),
             index: None,
-            parsed: RefCell::new(HashMap::new()),
+            parsed: RefCell::new(AddrMap::default()),
         }
     }
 

@@ -6,17 +6,43 @@ use super::ast::Expr;
 use super::parser::{is_expression, parse_expression, ParseError};
 use serde_json::Value as Json;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 /// A parsed expression string, or why it does not parse; shared.
 pub type ParsedExpr = Arc<Result<Expr, ParseError>>;
+
+/// A map keyed by a string's address and length.
+pub type AddrMap<V> = HashMap<(usize, usize), V, BuildHasherDefault<AddrHasher>>;
+
+/// FxHash-style mixing for address keys: they are not attacker-chosen, so
+/// SipHash's flooding resistance buys nothing, and it cost more than the lookup.
+#[derive(Default)]
+pub struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
 
 /// The parsed expressions of one document, keyed by the address and length of
 /// the JSON string holding them: a document's value is never changed after
 /// parsing, so an address names one string for the document's lifetime.
 #[derive(Debug, Default)]
 pub struct ExprIndex {
-    parsed: HashMap<(usize, usize), ParsedExpr>,
+    parsed: AddrMap<ParsedExpr>,
 }
 
 impl ExprIndex {

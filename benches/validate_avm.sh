@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Whole-process benchmark: `cmek-arm validate` over every Azure Verified Modules
 # template in one call, side by side with Python's json.load merely parsing the
-# same files (the issue's baseline). Prints wall time (best of N) and peak RSS.
+# same files (the issue's baseline), in the same run. Prints, for each, the best
+# wall time of N runs and the peak RSS; with hyperfine installed, also the mean
+# and standard deviation of N more runs each.
 #
 #   bash benches/validate_avm.sh [runs]
 set -euo pipefail
@@ -17,6 +19,8 @@ bin=target/release/cmek-arm
 files=("$corpus"/*.json)
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
+python_cmd=(python3 -c 'import json,sys; [json.load(open(p, "rb")) for p in sys.argv[1:]]' "${files[@]}")
+validate_cmd=("$bin" validate "${files[@]}")
 
 best() { # best wall time in ms of running "$@" $runs times; peak RSS of the last run in MB
   local best_ms=999999 rss=0
@@ -33,7 +37,13 @@ best() { # best wall time in ms of running "$@" $runs times; peak RSS of the las
 }
 
 echo "files: ${#files[@]} ($(du -ch "${files[@]}" | tail -1 | cut -f1))"
-echo -n "python json.load:      "; best python3 -c 'import json,sys
-for p in sys.argv[1:]:
-    with open(p, "rb") as f: json.load(f)' "${files[@]}"
-echo -n "cmek-arm validate:     "; best "$bin" validate "${files[@]}"
+echo -n "python json.load:      "; best "${python_cmd[@]}"
+echo -n "cmek-arm validate:     "; best "${validate_cmd[@]}"
+if command -v hyperfine >/dev/null; then
+  # validate exits 1 (the corpus has error findings): -i keeps hyperfine going.
+  quote() { printf '%q ' "$@"; }
+  hyperfine -N -i --warmup 2 --runs "$runs" \
+    -n "python json.load" "$(quote "${python_cmd[@]}")" \
+    -n "cmek-arm validate" "$(quote "${validate_cmd[@]}") " 2>&1 |
+    grep -E '^(Benchmark|  Time|  Range)'
+fi

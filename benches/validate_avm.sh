@@ -19,7 +19,7 @@ bin=target/release/cmek-arm
 files=("$corpus"/*.json)
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-python_cmd=(python3 -c 'import json,sys; [json.load(open(p, "rb")) for p in sys.argv[1:]]' "${files[@]}")
+python_cmd=(python3 benches/json_load.py "${files[@]}")
 validate_cmd=("$bin" validate "${files[@]}")
 
 best() { # best wall time in ms of running "$@" $runs times; peak RSS of the last run in MB

@@ -413,7 +413,11 @@ pub fn pointer_tokens(pointer: &str) -> impl Iterator<Item = String> + '_ {
 
 /// Appends a token to a JSON pointer, escaping it.
 pub fn pointer_push(pointer: &str, token: &str) -> String {
-    format!("{pointer}/{}", token.replace('~', "~0").replace('/', "~1"))
+    if token.contains(['~', '/']) {
+        format!("{pointer}/{}", token.replace('~', "~0").replace('/', "~1"))
+    } else {
+        format!("{pointer}/{token}")
+    }
 }
 
 impl Document {

@@ -23,6 +23,7 @@
 //! - https://learn.microsoft.com/azure/azure-resource-manager/templates/best-practices#parameters
 
 use super::TemplateInput;
+use crate::arm::expr::ast::Expr;
 use crate::arm::expr::refs::{for_each_string, inner_templates};
 use crate::diag::{Diagnostic, Level};
 use serde_json::Value as Json;
@@ -39,29 +40,43 @@ pub fn check(input: &TemplateInput<'_>, out: &mut Vec<Diagnostic>) {
 }
 
 fn check_scope(input: &TemplateInput<'_>, template: &Json, base: &str, out: &mut Vec<Diagnostic>) {
-    let mut used: [HashSet<String>; 2] = [HashSet::new(), HashSet::new()];
+    // Names as written (borrowed from the parsed expressions); lower-cased once
+    // per distinct name below rather than once per reference.
+    let mut written: [HashSet<&str>; 2] = [HashSet::new(), HashSet::new()];
     let mut dynamic = [false, false];
     let exprs = input.template.expressions();
     for_each_string(template, &mut |s| {
         let Some(e) = exprs.expr(s) else {
             return;
         };
-        for (i, f) in ["parameters", "variables"].iter().enumerate() {
-            for arg in crate::arm::expr::refs::calls(e, f) {
-                match arg {
-                    Some(name) => {
-                        if let Some(set) = used.get_mut(i) {
-                            set.insert(name.to_ascii_lowercase());
-                        }
+        e.walk(&mut |n| {
+            let Expr::Call(c) = n else {
+                return;
+            };
+            let i = match (&c.namespace, &*c.lname) {
+                (None, "parameters") => 0,
+                (None, "variables") => 1,
+                _ => return,
+            };
+            match c.args.first().and_then(Expr::as_str) {
+                Some(name) => {
+                    if let Some(set) = written.get_mut(i) {
+                        set.insert(name);
                     }
-                    None => {
-                        if let Some(d) = dynamic.get_mut(i) {
-                            *d = true;
-                        }
+                }
+                None => {
+                    if let Some(d) = dynamic.get_mut(i) {
+                        *d = true;
                     }
                 }
             }
-        }
+        });
+    });
+    let used = written.map(|names| {
+        names
+            .into_iter()
+            .map(str::to_ascii_lowercase)
+            .collect::<HashSet<String>>()
     });
     let [used_params, used_vars] = &used;
     if !dynamic[0] {

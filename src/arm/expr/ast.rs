@@ -55,19 +55,17 @@ impl Expr {
 
     /// Visits this node and every node below it, parents first.
     pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
-        // An explicit stack: trees are depth-limited, but no recursion keeps it obviously safe.
-        let mut stack = vec![self];
-        while let Some(e) = stack.pop() {
-            f(e);
-            match e {
-                Expr::Call(c) => stack.extend(c.args.iter().rev()),
-                Expr::Prop(b, _, _) => stack.push(b),
-                Expr::Index(b, i, _) => {
-                    stack.push(i);
-                    stack.push(b);
-                }
-                _ => {}
+        // Recursion is bounded: the parser refuses trees deeper than its
+        // MAX_DEPTH. No stack vector: this runs for every expression of a file.
+        f(self);
+        match self {
+            Expr::Call(c) => c.args.iter().for_each(|a| a.walk(f)),
+            Expr::Prop(b, _, _) => b.walk(f),
+            Expr::Index(b, i, _) => {
+                b.walk(f);
+                i.walk(f);
             }
+            _ => {}
         }
     }
 

@@ -45,8 +45,8 @@ pub struct SyntaxError {
 }
 
 /// The spans of every value of a document, in three flat vectors rather than
-/// a tree (a vector per object cost as much to build and drop as the rest of
-/// the parse). A container's children are listed in the order of its map's
+/// a tree with a vector per container (a few allocations per document instead
+/// of one per object and array). A container's children are listed in the order of its map's
 /// entries (a duplicate key keeps its first position and its last value, as
 /// `serde_json` does), so keys are not stored twice.
 #[derive(Debug, Default)]

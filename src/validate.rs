@@ -30,8 +30,9 @@ pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// schema validation of one template is independent of every other.
 const THREADS: usize = 2;
 
-/// Stack of each worker thread.
-const WORKER_STACK_BYTES: usize = 16 * 1024 * 1024;
+/// Stack of each worker thread: enough to expand templates on it (reserved,
+/// not committed, until used), which saves a thread per template.
+const WORKER_STACK_BYTES: usize = expand::EXPAND_STACK;
 
 /// What `validate` was asked to do (the flags of CLI.md that this module reads).
 #[derive(Debug, Clone)]
@@ -232,7 +233,7 @@ pub struct Analysis<'a> {
 /// ARM004), the template rules, then the CMEK rules on the model built from the
 /// expansion. Findings carry default levels; the model is returned so suppressions
 /// can be applied over the whole run.
-pub fn analyse(
+fn analyse(
     template: &Document,
     parameters: Option<&Document>,
     analysis: &Analysis<'_>,
@@ -241,7 +242,8 @@ pub fn analyse(
     if let Some(schemas) = analysis.schemas {
         out.extend(official_schema_findings(schemas, template));
     }
-    let expansion = expand::expand(template, parameters, analysis.context);
+    // Runs on a worker thread, started with the stack an expansion needs.
+    let expansion = expand::expand_on_big_stack(template, parameters, analysis.context);
     out.extend(expansion.diagnostics.iter().cloned());
     let input = TemplateInput {
         template,

@@ -109,24 +109,41 @@ pub fn expand_with(
             .ok()
             .and_then(|h| h.join().ok())
     })
-    .unwrap_or_else(|| {
-        let mut out = Expansion::default();
-        out.diagnostics.push(Diagnostic::new(
-            "ARM004",
-            Level::Error,
-            "the template could not be expanded (internal error; please report it)",
-            Location::File {
-                file: template.file.clone(),
-                pointer: String::new(),
-                span: None,
-            },
-        ));
-        out
-    })
+    .unwrap_or_else(|| internal_error(template))
 }
 
-/// Stack for the expansion thread (reserved, not committed, until used).
-const EXPAND_STACK: usize = 256 << 20;
+/// [`expand`] on the calling thread, which must have been started with a
+/// stack of at least [`EXPAND_STACK`] bytes (validate's workers are): no
+/// thread per template.
+pub fn expand_on_big_stack(
+    template: &Document,
+    parameters: Option<&Document>,
+    ctx: &Context,
+) -> Expansion {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        expand_here(template, parameters, ctx, Limits::default())
+    }))
+    .unwrap_or_else(|_| internal_error(template))
+}
+
+/// The expansion of a template whose expansion panicked.
+fn internal_error(template: &Document) -> Expansion {
+    let mut out = Expansion::default();
+    out.diagnostics.push(Diagnostic::new(
+        "ARM004",
+        Level::Error,
+        "the template could not be expanded (internal error; please report it)",
+        Location::File {
+            file: template.file.clone(),
+            pointer: String::new(),
+            span: None,
+        },
+    ));
+    out
+}
+
+/// Stack an expansion runs on (reserved, not committed, until used).
+pub const EXPAND_STACK: usize = 256 << 20;
 
 fn expand_here(
     template: &Document,

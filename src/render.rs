@@ -34,9 +34,6 @@ pub const PARAMETERS_FILE: &str = "azuredeploy.parameters.json";
 /// File name of the portal form.
 pub const UI_DEFINITION_FILE: &str = "createUiDefinition.json";
 
-/// The strict schema of what render writes (self-check).
-pub const TEMPLATE_SCHEMA: &str = include_str!("../schemas/cmek-template.schema.json");
-
 const TEMPLATES: [(&str, &str); 3] = [
     (
         TEMPLATE_FILE,
@@ -261,7 +258,6 @@ struct Prepared {
     registry: Handlebars<'static>,
     /// Each file's pieces in order: plain text, or the name of a registered template.
     pieces: Vec<(&'static str, Vec<Piece<String>>)>,
-    validator: jsonschema::Validator,
 }
 
 impl Prepared {
@@ -290,11 +286,8 @@ impl Prepared {
     }
 }
 
-/// Builds [`Prepared`]: the compiled self-check and the parsed templates. One
-/// thread: a second one would halve the CPU work, but its fresh malloc arena
-/// costs more (page faults, `mprotect` with TLB shootdowns) than it saves.
+/// Builds [`Prepared`]: the parsed templates.
 fn prepare() -> std::result::Result<Prepared, String> {
-    let validator = compile_self_check()?;
     let mut registry = Handlebars::new();
     registry.set_strict_mode(true);
     registry.register_escape_fn(json_escape);
@@ -308,11 +301,7 @@ fn prepare() -> std::result::Result<Prepared, String> {
         }
         pieces.push((file, order));
     }
-    Ok(Prepared {
-        registry,
-        pieces,
-        validator,
-    })
+    Ok(Prepared { registry, pieces })
 }
 
 /// The process's [`Prepared`], built on first use.
@@ -360,56 +349,36 @@ fn context(req: &RenderRequest) -> Value {
     })
 }
 
-/// Which definition of the strict schema checks which file (`template` is the
-/// schema's own root, moved under `definitions`).
-const SELF_CHECK: [(&str, &str); 3] = [
-    (TEMPLATE_FILE, "template"),
-    (PARAMETERS_FILE, "parametersFile"),
-    (UI_DEFINITION_FILE, "createUiDefinition"),
-];
-
-/// Compiles the self-check: one validator for `{file name: content}`, each
-/// property pointing at its file's definition in the embedded strict schema.
-fn compile_self_check() -> std::result::Result<jsonschema::Validator, String> {
-    let schema_err = |e: &dyn std::fmt::Display| format!("cmek-template.schema.json: {e}");
-    let schema: Value = serde_json::from_str(TEMPLATE_SCHEMA).map_err(|e| schema_err(&e))?;
-    let Value::Object(mut template) = schema else {
-        return Err(schema_err(&"not an object"));
-    };
-    let mut definitions = match template.remove("definitions") {
-        Some(Value::Object(d)) => d,
-        _ => serde_json::Map::new(),
-    };
-    for meta in ["$schema", "$id", "title", "description"] {
-        template.remove(meta);
-    }
-    definitions.insert("template".into(), Value::Object(template));
-    let properties: serde_json::Map<String, Value> = SELF_CHECK
-        .iter()
-        .map(|(file, def)| {
-            (
-                (*file).to_string(),
-                json!({ "$ref": format!("#/definitions/{def}") }),
-            )
-        })
-        .collect();
-    // Built by moving the parts in: `json!` would serialise (deep-copy) them.
-    let mut combined = serde_json::Map::new();
-    combined.insert(
-        "$schema".into(),
-        json!("http://json-schema.org/draft-07/schema#"),
-    );
-    combined.insert("definitions".into(), Value::Object(definitions));
-    combined.insert("type".into(), json!("object"));
-    combined.insert("properties".into(), Value::Object(properties));
-    combined.insert(
-        "required".into(),
-        SELF_CHECK.iter().map(|(file, _)| json!(file)).collect(),
-    );
-    combined.insert("additionalProperties".into(), json!(false));
-    let combined = Value::Object(combined);
-    jsonschema::draft7::new(&combined).map_err(|e| schema_err(&e))
-}
+/// The self-check: `{file name: content}`, each file against its part of
+/// `schemas/cmek-template.schema.json` (the root for the template, a definition
+/// for the other two). jsonschema's `validator` macro turns the schema into code
+/// at build time: compiling it at run time was half of a render's instructions.
+#[jsonschema::validator(
+    schema = r##"{
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {
+            "azuredeploy.json": {
+                "$ref": "https://github.com/cmek-arm/cmek-arm/schemas/cmek-template.schema.json"
+            },
+            "azuredeploy.parameters.json": {
+                "$ref": "https://github.com/cmek-arm/cmek-arm/schemas/cmek-template.schema.json#/definitions/parametersFile"
+            },
+            "createUiDefinition.json": {
+                "$ref": "https://github.com/cmek-arm/cmek-arm/schemas/cmek-template.schema.json#/definitions/createUiDefinition"
+            }
+        },
+        "required": ["azuredeploy.json", "azuredeploy.parameters.json", "createUiDefinition.json"],
+        "additionalProperties": false
+    }"##,
+    draft = Draft7,
+    resources = {
+        "https://github.com/cmek-arm/cmek-arm/schemas/cmek-template.schema.json" => {
+            path = "schemas/cmek-template.schema.json"
+        }
+    },
+)]
+struct SelfCheck;
 
 /// The self-check's instance, `{file name: content}`; it takes the values
 /// rather than copying them.
@@ -424,9 +393,8 @@ fn files_object(files: [(&str, Value); 3]) -> Value {
 
 /// Runs the self-check over the [`files_object`] of the three parsed files;
 /// every violation is listed.
-fn self_check(validator: &jsonschema::Validator, instance: &Value) -> Result<()> {
-    let problems: Vec<String> = validator
-        .iter_errors(instance)
+fn self_check(instance: &Value) -> Result<()> {
+    let problems: Vec<String> = SelfCheck::iter_errors(instance)
         .map(|e| format!("{e} at '{}'", e.instance_path()))
         .collect();
     if problems.is_empty() {
@@ -464,7 +432,7 @@ pub fn render(req: &RenderRequest) -> Result<Rendered> {
         (PARAMETERS_FILE, parameters),
         (UI_DEFINITION_FILE, ui_definition),
     ]);
-    self_check(&prepared.validator, &files)?;
+    self_check(&files)?;
     let pretty = |name: &str| {
         let value = files
             .get(name)
@@ -751,19 +719,15 @@ mod tests {
     #[test]
     fn self_check_rejects_output_that_breaks_an_invariant() {
         let rendered = render(&request()).unwrap();
-        let validator = &prepared().unwrap().validator;
         let template: Value = serde_json::from_str(&rendered.template).unwrap();
         let params: Value = serde_json::from_str(&rendered.parameters).unwrap();
         let ui: Value = serde_json::from_str(&rendered.ui_definition).unwrap();
         let check = |t: &Value, p: &Value, u: &Value| {
-            self_check(
-                validator,
-                &files_object([
-                    (TEMPLATE_FILE, t.clone()),
-                    (PARAMETERS_FILE, p.clone()),
-                    (UI_DEFINITION_FILE, u.clone()),
-                ]),
-            )
+            self_check(&files_object([
+                (TEMPLATE_FILE, t.clone()),
+                (PARAMETERS_FILE, p.clone()),
+                (UI_DEFINITION_FILE, u.clone()),
+            ]))
         };
         check(&template, &params, &ui).unwrap();
 

@@ -251,9 +251,9 @@ fn compile_template(name: &str, source: &str) -> std::result::Result<Compiled, S
     Ok((order, templates))
 }
 
-/// What every render needs and no input changes: the parsed templates and the
-/// compiled self-check. Built once per process and never dropped (tearing them
-/// down cost a render as much as a third of compiling the schema).
+/// What every render needs and no input changes: the parsed templates. Built
+/// once per process and never dropped (tearing them down is wasted work just
+/// before the process exits).
 struct Prepared {
     registry: Handlebars<'static>,
     /// Each file's pieces in order: plain text, or the name of a registered template.

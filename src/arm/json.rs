@@ -302,6 +302,33 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// After a member of an object or array: the token after the comma, or the
+    /// closing token. A comma right before `close` is a trailing comma; a token
+    /// that starts another member right away is a missing comma (reported at
+    /// the end of the member, as jsonc-parser does).
+    fn next_member(
+        &mut self,
+        close: &Token<'_>,
+        starts_member: fn(&Token<'_>) -> bool,
+    ) -> Result<Option<Token<'a>>, Fault> {
+        let member_end = self.scanner.token_end();
+        match self.scan()? {
+            Some(Token::Comma) => {
+                let comma = self.token_span();
+                let next = self.scan()?;
+                if next.as_ref() == Some(close) {
+                    return Err(err(ParseErrorKind::TrailingCommasNotAllowed, comma));
+                }
+                Ok(next)
+            }
+            Some(t) if starts_member(&t) => Err(err(
+                ParseErrorKind::ExpectedComma,
+                Span::new(member_end, member_end),
+            )),
+            other => Ok(other),
+        }
+    }
+
     fn object(&mut self, start: usize) -> Result<(Json, u32), Fault> {
         self.enter()?;
         let mut map = Map::new();
@@ -331,23 +358,16 @@ impl<'a> Builder<'a> {
                     }
                 }
             }
-            let value_end = self.scanner.token_end();
-            token = match self.scan()? {
-                Some(Token::Comma) => {
-                    let comma = self.token_span();
-                    let next = self.scan()?;
-                    if matches!(next, Some(Token::CloseBrace)) {
-                        return Err(err(ParseErrorKind::TrailingCommasNotAllowed, comma));
-                    }
-                    next
-                }
-                Some(Token::String(_) | Token::Word(_) | Token::Number(_))
-                | Some(Token::Boolean(_) | Token::Null) => {
-                    let at = Span::new(value_end, value_end);
-                    return Err(err(ParseErrorKind::ExpectedComma, at));
-                }
-                other => other,
-            };
+            token = self.next_member(&Token::CloseBrace, |t| {
+                matches!(
+                    t,
+                    Token::String(_)
+                        | Token::Word(_)
+                        | Token::Number(_)
+                        | Token::Boolean(_)
+                        | Token::Null
+                )
+            })?;
         }
         self.depth -= 1;
         let span = Span::new(start, self.scanner.token_end());
@@ -369,29 +389,17 @@ impl<'a> Builder<'a> {
                     self.pending.push(node);
                 }
             }
-            let value_end = self.scanner.token_end();
-            token = match self.scan()? {
-                Some(Token::Comma) => {
-                    let comma = self.token_span();
-                    let next = self.scan()?;
-                    if matches!(next, Some(Token::CloseBracket)) {
-                        return Err(err(ParseErrorKind::TrailingCommasNotAllowed, comma));
-                    }
-                    next
-                }
-                Some(
+            token = self.next_member(&Token::CloseBracket, |t| {
+                matches!(
+                    t,
                     Token::OpenBrace
-                    | Token::OpenBracket
-                    | Token::String(_)
-                    | Token::Boolean(_)
-                    | Token::Number(_)
-                    | Token::Null,
-                ) => {
-                    let at = Span::new(value_end, value_end);
-                    return Err(err(ParseErrorKind::ExpectedComma, at));
-                }
-                other => other,
-            };
+                        | Token::OpenBracket
+                        | Token::String(_)
+                        | Token::Boolean(_)
+                        | Token::Number(_)
+                        | Token::Null
+                )
+            })?;
         }
         self.depth -= 1;
         let span = Span::new(start, self.scanner.token_end());

@@ -6,24 +6,12 @@ use cmek_arm::arm::expand::{expand, Context};
 use cmek_arm::arm::json;
 use std::time::{Duration, Instant};
 
+mod common;
+
 fn main() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/avm");
-    let Ok(read) = std::fs::read_dir(&dir) else {
-        println!("SKIP: {} is absent", dir.display());
+    let Some(files) = common::avm_templates() else {
         return;
     };
-    let mut files: Vec<(String, Vec<u8>)> = read
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| {
-            (
-                p.display().to_string(),
-                std::fs::read(&p).unwrap_or_default(),
-            )
-        })
-        .collect();
-    files.sort();
     let bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
     let ctx = Context {
         subscription_id: Some("00000000-0000-0000-0000-000000000001".into()),

@@ -8,19 +8,12 @@ use cmek_arm::arm::{json, schema};
 use cmek_arm::rules::{self, Check, Flags, Settings, TemplateInput};
 use std::time::{Duration, Instant};
 
+mod common;
+
 fn main() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/avm");
-    let Ok(read) = std::fs::read_dir(&dir) else {
-        println!("SKIP: {} is absent", dir.display());
+    let Some(files) = common::avm_templates() else {
         return;
     };
-    let mut files: Vec<(String, Vec<u8>)> = read
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
-        .collect();
-    files.sort();
     let settings = Settings::from_flags(&Flags::default()).unwrap();
     let ctx = Context::default();
     let mut t: std::collections::BTreeMap<String, Duration> = Default::default();

@@ -8,7 +8,7 @@
 use crate::arm::expand::{ExpandedResource, Expansion};
 use crate::arm::json::{pointer_push, pointer_tokens, Document};
 use crate::diag::{Label, Location};
-use crate::value::Value;
+use crate::value::{Str, Str2, Value};
 use regex::Regex;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -51,20 +51,21 @@ impl Kind {
     }
 }
 
-/// What a role assignment's scope resolves to.
+/// What a role assignment's scope resolves to. Names may be symbolic (see
+/// [`crate::value::Text`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     /// A key, by vault and key name.
     Key {
         /// Vault name.
-        vault: String,
+        vault: Str2,
         /// Key name.
-        key: String,
+        key: Str2,
     },
     /// A vault.
     Vault {
         /// Vault name.
-        vault: String,
+        vault: Str2,
     },
     /// A resource group, subscription, management group or the tenant root: above
     /// every vault in it. The string is the scope as written (resource ID prefix).
@@ -79,16 +80,40 @@ impl Scope {
     /// Parses a scope written as a full resource ID, a relative
     /// `Microsoft.KeyVault/vaults/<v>[/keys/<k>]`, or a resource-group/subscription ID.
     pub fn parse(scope: &str) -> Scope {
-        let trimmed = scope.trim().trim_end_matches('/');
-        let lower = trimmed.to_ascii_lowercase();
-        // Everything from the last provider namespace on names the resource.
-        let resource_part = match lower.rfind("/providers/") {
-            Some(i) => trimmed.get(i + "/providers/".len()..).unwrap_or(""),
-            None if lower.starts_with("microsoft.") => trimmed,
-            None => {
-                return if lower.is_empty()
-                    || lower.starts_with("/subscriptions/")
-                    || lower.starts_with("/providers/microsoft.management/")
+        Scope::parse_str(Str::Lit(scope))
+    }
+
+    /// [`Scope::parse`] of a plain or symbolic string: each symbol is read as
+    /// (part of) one segment, as in every ID ARM accepts.
+    pub fn parse_str(scope: Str<'_>) -> Scope {
+        let shown = scope.display();
+        let mut segs: Vec<Str2> = match scope {
+            Str::Lit(s) => s
+                .trim()
+                .split('/')
+                .map(|x| Str2::Lit(x.to_string()))
+                .collect(),
+            Str::Text(t) => t.name_segments(),
+        };
+        while segs.last().is_some_and(|s| s.as_lit() == Some("")) {
+            segs.pop();
+        }
+        let lit = |s: &Str2, want: &str| s.as_lit().is_some_and(|x| x.eq_ignore_ascii_case(want));
+        let absolute = segs.first().is_some_and(|s| s.as_lit() == Some(""));
+        // Everything after the last `providers` segment names the resource.
+        let resource_part: &[Str2] = match segs.iter().rposition(|s| lit(s, "providers")) {
+            Some(i) if absolute || i > 0 => segs.get(i + 1..).unwrap_or_default(),
+            _ if segs
+                .first()
+                .and_then(Str2::as_lit)
+                .is_some_and(|s| s.to_ascii_lowercase().starts_with("microsoft.")) =>
+            {
+                &segs
+            }
+            _ => {
+                let trimmed = shown.trim().trim_end_matches('/');
+                return if segs.is_empty()
+                    || (absolute && segs.get(1).is_none_or(|s| lit(s, "subscriptions")))
                 {
                     Scope::Above(if trimmed.is_empty() { "/" } else { trimmed }.to_string())
                 } else {
@@ -96,61 +121,81 @@ impl Scope {
                 };
             }
         };
-        let parts: Vec<&str> = resource_part.split('/').collect();
-        match parts.as_slice() {
-            [ns, vaults, v]
-                if ns.eq_ignore_ascii_case("microsoft.keyvault")
-                    && vaults.eq_ignore_ascii_case("vaults") =>
-            {
-                Scope::Vault {
-                    vault: (*v).to_string(),
-                }
+        let trimmed = shown.trim().trim_end_matches('/').to_string();
+        match resource_part {
+            [ns, vaults, v] if lit(ns, "microsoft.keyvault") && lit(vaults, "vaults") => {
+                Scope::Vault { vault: v.clone() }
             }
             [ns, vaults, v, keys, k]
-                if ns.eq_ignore_ascii_case("microsoft.keyvault")
-                    && vaults.eq_ignore_ascii_case("vaults")
-                    && keys.eq_ignore_ascii_case("keys") =>
+                if lit(ns, "microsoft.keyvault") && lit(vaults, "vaults") && lit(keys, "keys") =>
             {
                 Scope::Key {
-                    vault: (*v).to_string(),
-                    key: (*k).to_string(),
+                    vault: v.clone(),
+                    key: k.clone(),
                 }
             }
-            [ns, ..] if ns.eq_ignore_ascii_case("microsoft.management") => {
-                Scope::Above(trimmed.to_string())
-            }
-            _ => Scope::Other(trimmed.to_string()),
+            [ns, ..] if lit(ns, "microsoft.management") => Scope::Above(trimmed),
+            _ => Scope::Other(trimmed),
         }
     }
 
-    /// True when this scope grants on key `key` of vault `vault` (on it or above it).
-    pub fn covers_key(&self, vault: &str, key: &str) -> bool {
+    /// Whether this scope grants on key `key` of vault `vault` (on it or above
+    /// it): `None` when that depends on what symbols stand for.
+    pub fn covers_key(&self, vault: Str<'_>, key: Str<'_>) -> Option<bool> {
         match self {
-            Scope::Key { vault: v, key: k } => {
-                v.eq_ignore_ascii_case(vault) && k.eq_ignore_ascii_case(key)
-            }
+            Scope::Key { vault: v, key: k } => and3(
+                v.as_str2().equals(vault, true),
+                k.as_str2().equals(key, true),
+            ),
             _ => self.covers_vault(vault),
         }
     }
 
-    /// True when this scope is vault `vault` or above it.
-    pub fn covers_vault(&self, vault: &str) -> bool {
+    /// Whether this scope is vault `vault` or above it (`None`: depends on symbols).
+    pub fn covers_vault(&self, vault: Str<'_>) -> Option<bool> {
         match self {
-            Scope::Vault { vault: v } => v.eq_ignore_ascii_case(vault),
-            Scope::Above(_) => true,
-            _ => false,
+            Scope::Vault { vault: v } => v.as_str2().equals(vault, true),
+            Scope::Above(_) => Some(true),
+            _ => Some(false),
+        }
+    }
+
+    /// The vault it is on or in, for scopes on a vault or a key.
+    pub fn vault(&self) -> Option<&Str2> {
+        match self {
+            Scope::Key { vault, .. } | Scope::Vault { vault } => Some(vault),
+            _ => None,
+        }
+    }
+
+    /// Why the names in it are not fully known (`None` when they are).
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Scope::Key { vault, key } => vault.reason().or_else(|| key.reason()),
+            Scope::Vault { vault } => vault.reason(),
+            Scope::Unknown(why) => Some(why.clone()),
+            _ => None,
         }
     }
 
     /// As written in messages.
     pub fn describe(&self) -> String {
         match self {
-            Scope::Key { vault, key } => format!("key '{vault}/{key}'"),
-            Scope::Vault { vault } => format!("vault '{vault}'"),
+            Scope::Key { vault, key } => format!("key '{}/{}'", vault.display(), key.display()),
+            Scope::Vault { vault } => format!("vault '{}'", vault.display()),
             Scope::Above(s) => format!("scope '{s}' (above the vault)"),
             Scope::Other(s) => format!("'{s}'"),
             Scope::Unknown(why) => format!("an unknown scope ({why})"),
         }
+    }
+}
+
+/// Three-valued and: false wins, then unknown.
+fn and3(a: Option<bool>, b: Option<bool>) -> Option<bool> {
+    match (a, b) {
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        (Some(true), Some(true)) => Some(true),
+        _ => None,
     }
 }
 
@@ -210,6 +255,9 @@ pub struct Resource {
     /// Set when the resource's `condition` could not be evaluated (why): it is
     /// checked, but what is wrong with it is only a note — it may not be deployed.
     pub deployed_if: Option<String>,
+    /// Template resources: the symbolic name or copy loop with the copy index
+    /// (`keyVault_roleAssignments[0]`), naming it where its name is unknown.
+    pub handle: Option<String>,
     /// Template resources: property path (lower case, `/`-joined) -> source.
     sources: Arc<HashMap<String, PropSource>>,
 }
@@ -277,6 +325,7 @@ impl Resource {
             probe: None,
             suppressions: Vec::new(),
             deployed_if: None,
+            handle: None,
             sources: Arc::default(),
         }
     }
@@ -306,31 +355,55 @@ impl Resource {
                 return id.clone();
             }
         }
-        let name = match &self.name {
-            Value::String(s) => s.clone(),
-            _ => self
-                .sources
-                .get("name")
-                .and_then(|s| s.raw.clone())
-                .unwrap_or_else(|| "<unknown name>".into()),
-        };
-        format!("{}/{}", self.kind.type_name(), name)
+        match &self.name {
+            Value::String(_) | Value::Text(_) => {
+                format!("{}/{}", self.kind.type_name(), self.name.display())
+            }
+            _ => self.handle(),
+        }
     }
 
-    /// The resource's own name: the last segment (`k` of `v/k`), if known.
-    pub fn short_name(&self) -> Option<&str> {
-        self.name.as_str().and_then(|n| n.rsplit('/').next())
+    /// The resource's name for messages: as ARM will name it (symbols in braces),
+    /// else its symbolic name and copy index, else where it is declared.
+    pub fn name_for_messages(&self) -> String {
+        match &self.name {
+            Value::String(_) | Value::Text(_) => self.name.display(),
+            _ => self.handle(),
+        }
     }
 
-    /// The parent vault's name for a key (`v` of `v/k`), if known.
-    pub fn vault_name(&self) -> Option<&str> {
+    /// `keyVault_roleAssignments[0]`, or the type and declaration's pointer.
+    fn handle(&self) -> String {
+        match (&self.handle, &self.origin) {
+            (Some(h), _) => h.clone(),
+            (None, Location::File { pointer, .. }) => {
+                format!("{} at {pointer}", self.kind.type_name())
+            }
+            _ => format!("{} with an unknown name", self.kind.type_name()),
+        }
+    }
+
+    /// The name's `/`-segments (`[v, k]` for a key), when its value is a string.
+    fn name_segments(&self) -> Option<Vec<Str2>> {
+        match &self.name {
+            Value::String(n) => Some(n.split('/').map(|x| Str2::Lit(x.to_string())).collect()),
+            Value::Text(t) => Some(t.name_segments()),
+            _ => None,
+        }
+    }
+
+    /// The resource's own name: the last segment (`k` of `v/k`), if its value is a string.
+    pub fn short_name(&self) -> Option<Str2> {
+        self.name_segments()?.pop()
+    }
+
+    /// The parent vault's name for a key (`v` of `v/k`), the vault's own name.
+    pub fn vault_name(&self) -> Option<Str2> {
+        let segs = self.name_segments()?;
         match self.kind {
-            Kind::Vault => self.name.as_str(),
-            _ => self
-                .name
-                .as_str()
-                .and_then(|n| n.split_once('/'))
-                .map(|(v, _)| v),
+            Kind::Vault => segs.into_iter().next(),
+            _ if segs.len() >= 2 => segs.into_iter().next(),
+            _ => None,
         }
     }
 
@@ -367,7 +440,33 @@ impl Resource {
         let val = match val {
             Val::Known(Value::Null) => Val::Absent,
             Val::Known(Value::Unknown(why)) => Val::Unknown(why.clone()),
+            // Rules that can decide over symbols read them with `text()`.
+            Val::Known(Value::Text(t)) => Val::Unknown(t.reason()),
             other => other,
+        };
+        Prop {
+            val,
+            location,
+            labels,
+            raw,
+        }
+    }
+
+    /// A string property, plain or symbolic (where [`Resource::str`] says unknown).
+    pub fn text(&self, path: &[&str]) -> Prop<Str2> {
+        let (location, labels, raw) = self.source(path);
+        let raw_val = path.iter().try_fold(&self.body, |v, k| match v {
+            Value::Object(_) => v.get(k),
+            _ => None,
+        });
+        let val = match raw_val {
+            Some(v @ (Value::String(_) | Value::Text(_))) => Val::Known(Str2::from(v.clone())),
+            _ => match self.str(path).val {
+                Val::Known(s) => Val::Known(Str2::Lit(s)),
+                Val::Absent => Val::Absent,
+                Val::Unknown(w) => Val::Unknown(w),
+                Val::Invalid(t) => Val::Invalid(t),
+            },
         };
         Prop {
             val,
@@ -541,6 +640,64 @@ impl Resource {
     }
 }
 
+/// The last `/`-segment of an ID (the GUID of a role definition or principal ID),
+/// for plain or symbolic strings; `None` when a symbol may hold a `/`.
+pub fn guid_tail(id: Str<'_>) -> Option<Str2> {
+    match id {
+        Str::Lit(s) => Some(Str2::Lit(
+            s.trim()
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        )),
+        Str::Text(t) => {
+            // Only the text after the last literal `/` is the tail, whatever the symbols hold.
+            let parts = t.parts();
+            let last_slash = parts.iter().rposition(
+                |p| matches!(p, crate::value::text::Part::Lit(l) if l.trim_end_matches('/').contains('/')),
+            );
+            match last_slash {
+                Some(i) => {
+                    let mut b = crate::value::TextBuilder::default();
+                    if let Some(crate::value::text::Part::Lit(l)) = parts.get(i) {
+                        let l = l.trim_end_matches('/');
+                        b.push_str(l.rsplit('/').next().unwrap_or_default());
+                    }
+                    for p in parts.get(i + 1..).unwrap_or_default() {
+                        match p {
+                            crate::value::text::Part::Lit(l) => b.push_str(l),
+                            crate::value::text::Part::Sym(sym) => b.push_sym(sym.clone()),
+                        }
+                    }
+                    Some(Str2::from(b.finish()))
+                }
+                // No literal `/`: the whole text is the tail if no symbol can hold one.
+                None if t
+                    .symbols()
+                    .all(|s| s.atom.shape != crate::value::Shape::Any) =>
+                {
+                    Some(Str2::Text(t.clone()))
+                }
+                None => Some(Str2::Text(t.clone())),
+            }
+        }
+    }
+}
+
+/// Whether two IDs name the same GUID (trailing segment, ignoring case), for
+/// plain or symbolic strings: `None` when that depends on what symbols stand for.
+pub fn same_guid_str(a: Str<'_>, b: Str<'_>) -> Option<bool> {
+    let (Some(x), Some(y)) = (guid_tail(a), guid_tail(b)) else {
+        return None;
+    };
+    if x.as_lit() == Some("") || y.as_lit() == Some("") {
+        return Some(false);
+    }
+    x.as_str2().equals(y.as_str2(), true)
+}
+
 /// True when two IDs name the same GUID: role definition and principal IDs may be
 /// bare GUIDs or full resource IDs; the trailing GUID decides, case-insensitively.
 pub fn same_guid(a: &str, b: &str) -> bool {
@@ -565,6 +722,9 @@ pub struct Deployment {
     pub existing: Vec<Resource>,
     /// Suppressions written on resources of other types (for template rules' findings).
     pub others: Vec<Suppressed>,
+    /// The tenant the deployment runs in, where known as a value or a symbol
+    /// (templates: `subscription().tenantId`).
+    pub tenant: Option<Value>,
 }
 
 /// The suppressions written on one resource that is not a vault, key or role assignment.
@@ -605,15 +765,19 @@ impl Deployment {
         self.resources.extend(other.resources);
         self.existing.extend(other.existing);
         self.others.extend(other.others);
+        if self.tenant.is_none() {
+            self.tenant = other.tenant;
+        }
     }
 
-    /// The vault named `name`, deployed or existing.
-    pub fn vault(&self, name: &str) -> Option<&Resource> {
+    /// The vault named `name`, deployed or existing (names compare ignoring case;
+    /// symbolic names only where they are the same for every value).
+    pub fn vault(&self, name: Str<'_>) -> Option<&Resource> {
         self.resources.iter().chain(&self.existing).find(|r| {
             r.kind == Kind::Vault
                 && r.name
-                    .as_str()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                    .as_str2()
+                    .is_some_and(|n| n.equals(name, true) == Some(true))
         })
     }
 }
@@ -631,7 +795,10 @@ pub fn from_expansion_with(
     parameters: Option<&Document>,
 ) -> Deployment {
     let symbols = symbol_table(expansion);
-    let mut deployment = Deployment::default();
+    let mut deployment = Deployment {
+        tenant: Some(expansion.tenant.clone()),
+        ..Deployment::default()
+    };
     // Copies of one declaration (copy loops) share its source map.
     let mut maps: HashMap<String, Arc<HashMap<String, PropSource>>> = HashMap::new();
     for er in &expansion.resources {
@@ -681,6 +848,7 @@ pub fn from_expansion_with(
             probe: None,
             suppressions: Vec::new(),
             deployed_if: None,
+            handle: er.handle.clone(),
             sources,
         };
         if kind == Kind::RoleAssignment {
@@ -715,19 +883,20 @@ fn symbol_table(expansion: &Expansion) -> Symbols {
         if !prefix.ends_with("/resources") || last.parse::<usize>().is_ok() {
             continue;
         }
-        let scope = match (Kind::of_type(&er.resource_type), er.name.as_str()) {
-            (Some(Kind::Vault), Some(n)) => Scope::Vault {
-                vault: n.to_string(),
+        let segs = match &er.name {
+            Value::String(n) => n.split('/').map(|x| Str2::Lit(x.to_string())).collect(),
+            Value::Text(t) => t.name_segments(),
+            _ => Vec::new(),
+        };
+        let scope = match (Kind::of_type(&er.resource_type), segs.as_slice()) {
+            (Some(Kind::Vault), [v]) => Scope::Vault { vault: v.clone() },
+            (Some(Kind::Key), [v, k]) => Scope::Key {
+                vault: v.clone(),
+                key: k.clone(),
             },
-            (Some(Kind::Key), Some(n)) => match n.split_once('/') {
-                Some((v, k)) => Scope::Key {
-                    vault: v.to_string(),
-                    key: k.to_string(),
-                },
-                None => continue,
-            },
-            _ => match er.id.as_str() {
-                Some(id) => Scope::parse(id),
+            (Some(Kind::Vault | Kind::Key), _) => continue,
+            _ => match er.id.as_str2() {
+                Some(id) => Scope::parse_str(id),
                 None => continue,
             },
         };
@@ -742,21 +911,24 @@ fn symbol_table(expansion: &Expansion) -> Symbols {
 /// form, or else the deployment it is in (a resource group: above every vault).
 fn template_scope(er: &ExpandedResource, symbols: &Symbols) -> Scope {
     match er.body.get("scope") {
-        Some(Value::String(s)) => {
-            if !s.contains('/') {
-                let prefix = match &er.origin {
-                    Location::File { pointer, .. } => pointer
-                        .rsplit_once('/')
-                        .map(|(p, _)| p.to_string())
-                        .unwrap_or_default(),
-                    _ => String::new(),
-                };
-                return symbols
-                    .get(&(prefix, s.to_ascii_lowercase()))
-                    .cloned()
-                    .unwrap_or_else(|| Scope::Other(s.clone()));
-            }
-            return Scope::parse(s);
+        Some(Value::String(s)) if !s.contains('/') => {
+            let prefix = match &er.origin {
+                Location::File { pointer, .. } => pointer
+                    .rsplit_once('/')
+                    .map(|(p, _)| p.to_string())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            return symbols
+                .get(&(prefix, s.to_ascii_lowercase()))
+                .cloned()
+                .unwrap_or_else(|| Scope::Other(s.clone()));
+        }
+        Some(v @ (Value::String(_) | Value::Text(_))) => {
+            return v.as_str2().map_or_else(
+                || Scope::Unknown("the scope is not a string".into()),
+                Scope::parse_str,
+            )
         }
         Some(Value::Unknown(why)) => return Scope::Unknown(why.clone()),
         Some(Value::Null) | None => {}
@@ -765,32 +937,57 @@ fn template_scope(er: &ExpandedResource, symbols: &Symbols) -> Scope {
     let t = er.resource_type.to_ascii_lowercase();
     if let Some(parent_type) = t.strip_suffix("/providers/roleassignments") {
         // Old child form: name is `<parent name segments>/Microsoft.Authorization/<guid>`.
-        let Value::String(name) = &er.name else {
-            return Scope::Unknown("the role assignment's name is not known".into());
+        let segs = match &er.name {
+            Value::String(n) => n.split('/').map(|x| Str2::Lit(x.to_string())).collect(),
+            Value::Text(t) => t.name_segments(),
+            _ => return Scope::Unknown("the role assignment's name is not known".into()),
         };
-        let segs: Vec<&str> = name.split('/').collect();
         let parent = segs.get(..segs.len().saturating_sub(2)).unwrap_or_default();
         return match (parent_type, parent) {
-            ("microsoft.keyvault/vaults", [v]) => Scope::Vault {
-                vault: (*v).to_string(),
-            },
+            ("microsoft.keyvault/vaults", [v]) => Scope::Vault { vault: v.clone() },
             ("microsoft.keyvault/vaults/keys", [v, k]) => Scope::Key {
-                vault: (*v).to_string(),
-                key: (*k).to_string(),
+                vault: v.clone(),
+                key: k.clone(),
             },
-            _ => Scope::Other(format!("{parent_type}/{}", parent.join("/"))),
+            _ => Scope::Other(format!(
+                "{parent_type}/{}",
+                parent
+                    .iter()
+                    .map(Str2::display)
+                    .collect::<Vec<_>>()
+                    .join("/")
+            )),
         };
     }
-    match er.id.as_str() {
-        Some(id) => {
-            let lower = id.to_ascii_lowercase();
-            match lower.find("/providers/microsoft.authorization/roleassignments/") {
-                Some(i) => Scope::parse(id.get(..i).unwrap_or("")),
-                None => Scope::Above("the deployment's scope".into()),
-            }
-        }
+    let segs = match &er.id {
+        Value::String(id) => id.split('/').map(|x| Str2::Lit(x.to_string())).collect(),
+        Value::Text(t) => t.name_segments(),
         // Without a scope property the assignment applies where it is deployed.
-        None => Scope::Above("the deployment's resource group".into()),
+        _ => return Scope::Above("the deployment's resource group".into()),
+    };
+    let is = |i: usize, want: &str| {
+        segs.get(i)
+            .and_then(Str2::as_lit)
+            .is_some_and(|s| s.eq_ignore_ascii_case(want))
+    };
+    let at = (0..segs.len()).rev().find(|&i| {
+        is(i, "providers") && is(i + 1, "Microsoft.Authorization") && is(i + 2, "roleAssignments")
+    });
+    match at {
+        Some(i) => {
+            let mut b = crate::value::TextBuilder::default();
+            for (n, seg) in segs.get(..i).unwrap_or_default().iter().enumerate() {
+                if n > 0 {
+                    b.push_str("/");
+                }
+                b.push(seg.as_str2());
+            }
+            let prefix = b.finish();
+            prefix
+                .as_str2()
+                .map_or_else(|| Scope::Unknown("no scope".into()), Scope::parse_str)
+        }
+        None => Scope::Above("the deployment's scope".into()),
     }
 }
 
@@ -1089,6 +1286,7 @@ pub(crate) mod testing {
             probe: None,
             suppressions: Vec::new(),
             deployed_if: None,
+            handle: None,
             sources: Arc::default(),
         };
         if kind == Kind::RoleAssignment {
@@ -1156,9 +1354,18 @@ mod tests {
             Scope::parse("/subscriptions/0/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1/secrets/s"),
             Scope::Other(_)
         ));
-        assert!(Scope::parse(full).covers_key("KV1", "K1"));
-        assert!(!Scope::parse(full).covers_vault("kv1"));
-        assert!(Scope::Above("/subscriptions/0".into()).covers_key("kv1", "k1"));
+        assert_eq!(
+            Scope::parse(full).covers_key(Str::Lit("KV1"), Str::Lit("K1")),
+            Some(true)
+        );
+        assert_eq!(
+            Scope::parse(full).covers_vault(Str::Lit("kv1")),
+            Some(false)
+        );
+        assert_eq!(
+            Scope::Above("/subscriptions/0".into()).covers_key(Str::Lit("kv1"), Str::Lit("k1")),
+            Some(true)
+        );
     }
 
     #[test]
@@ -1179,7 +1386,7 @@ mod tests {
                     "name": "k", "properties": {"attributes": {"recoveryLevel": "Recoverable"}}}),
         );
         assert_eq!(key.name.as_str(), Some("kv/k"));
-        assert_eq!(key.vault_name(), Some("kv"));
+        assert_eq!(key.vault_name(), Some("kv".into()));
         assert_eq!(
             key.recovery_level().val,
             Val::Known("Recoverable".to_string())
@@ -1235,6 +1442,7 @@ mod tests {
             origin: doc.location(pointer),
             existing,
             condition: Value::Bool(true),
+            handle: None,
         }
     }
 
@@ -1350,7 +1558,7 @@ mod tests {
                 vault: "kv0".into()
             })
         );
-        assert!(d.vault("KV0").is_some());
+        assert!(d.vault(Str::Lit("KV0")).is_some());
     }
 
     #[test]

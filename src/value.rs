@@ -1,10 +1,17 @@
-//! Values of the template language, with an explicit Unknown.
+//! Values of the template language: known, symbolic, or unknown.
 //!
-//! A value that cannot be known before deployment (`reference()`, `list*()`, a
-//! missing context value) is `Unknown` carrying why; nothing is ever guessed.
+//! A string that is not known before deployment but is the same everywhere in
+//! one deployment scope (the subscription ID, a parameter without a value, and
+//! strings built from them) is a symbolic [`Text`]: comparisons decide whenever
+//! the answer holds for every value its symbols could take. A value that cannot
+//! be known at all (`reference()` of something outside the template, `list*()`)
+//! is `Unknown` carrying why. Nothing is ever guessed.
+
+pub mod text;
 
 use indexmap::IndexMap;
 use serde_json::Value as Json;
+pub use text::{Atom, Shape, Str, Str2, Text, TextBuilder};
 
 /// An ARM object: insertion-ordered; keys compare case-insensitively on lookup.
 pub type Map = IndexMap<String, Value>;
@@ -26,6 +33,8 @@ pub enum Value {
     Array(Vec<Value>),
     /// An object.
     Object(Map),
+    /// A string with symbolic parts (at least one symbol).
+    Text(Text),
     /// Not knowable statically; the string says why.
     Unknown(String),
 }
@@ -51,6 +60,27 @@ impl Value {
         }
     }
 
+    /// Why this value (or a value nested in it) is not fully known: an unknown's
+    /// reason, or what a symbolic string depends on. `None` for a fully known value.
+    pub fn opaque_reason(&self) -> Option<String> {
+        match self {
+            Value::Unknown(why) => Some(why.clone()),
+            Value::Text(t) => Some(t.reason()),
+            Value::Array(items) => items.iter().find_map(Value::opaque_reason),
+            Value::Object(map) => map.values().find_map(Value::opaque_reason),
+            _ => None,
+        }
+    }
+
+    /// A string, plain or symbolic.
+    pub fn as_str2(&self) -> Option<Str<'_>> {
+        match self {
+            Value::String(s) => Some(Str::Lit(s)),
+            Value::Text(t) => Some(Str::Text(t)),
+            _ => None,
+        }
+    }
+
     /// The ARM type name, as `string`, `int`, `bool`, `array`, `object`, `null`.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -58,7 +88,7 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
             Value::Float(_) => "float",
-            Value::String(_) => "string",
+            Value::String(_) | Value::Text(_) => "string",
             Value::Array(_) => "array",
             Value::Object(_) => "object",
             Value::Unknown(_) => "unknown",
@@ -116,7 +146,8 @@ impl Value {
         keys.iter().try_fold(self, |v, k| v.get(k))
     }
 
-    /// Converts to JSON; an unknown becomes `{"$unknown": "<why>"}` (CLI.md).
+    /// Converts to JSON; an unknown becomes `{"$unknown": "<why>"}` (CLI.md), a
+    /// symbolic string `{"$symbolic": "<text with {symbols}>"}` (see [`Text::display`]).
     pub fn to_json(&self) -> Json {
         match self {
             Value::Null => Json::Null,
@@ -128,11 +159,26 @@ impl Value {
             Value::Object(o) => {
                 Json::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
             }
+            Value::Text(t) => {
+                let mut m = serde_json::Map::new();
+                m.insert("$symbolic".into(), Json::String(t.display()));
+                Json::Object(m)
+            }
             Value::Unknown(why) => {
                 let mut m = serde_json::Map::new();
                 m.insert("$unknown".into(), Json::String(why.clone()));
                 Json::Object(m)
             }
+        }
+    }
+
+    /// Shown in messages: a string as is, a symbolic string with its symbols in
+    /// braces, anything else as compact JSON.
+    pub fn display(&self) -> String {
+        match self {
+            Value::String(s) => s.clone(),
+            Value::Text(t) => t.display(),
+            other => other.to_json().to_string(),
         }
     }
 }

@@ -5,14 +5,15 @@ use crate::arm::expr::ast::ExprSpan;
 use crate::arm::expr::eval::Finding;
 use crate::arm::expr::parser::is_expression;
 use crate::arm::expr::{
-    resource::provider_path, Engine, Evaluator, FaultKind, Frame, Limits, Ptr, Scope,
+    resource::{provider_path_of, rg_id},
+    Engine, Evaluator, FaultKind, Frame, Limits, Ptr, Scope,
 };
 use crate::arm::json::{pointer_push, Document};
 use crate::diag::{Diagnostic, Level, Location, Span};
-use crate::value::{Map, Value};
+use crate::value::{Atom, Map, Shape, Str, Str2, Text, TextBuilder, Value};
 use indexmap::IndexMap;
 use serde_json::Value as Json;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The deployment context from the CLI flags; `None` values evaluate to Unknown.
 #[derive(Debug, Clone, Default)]
@@ -53,6 +54,9 @@ pub struct ExpandedResource {
     /// The evaluated `condition`: `true`, or Unknown when it cannot be decided
     /// (resources whose condition is `false` are left out).
     pub condition: Value,
+    /// Its symbolic name (languageVersion 2.0) or copy loop name, with the copy
+    /// index: `keyVault_roleAssignments[0]`; names it where its name is unknown.
+    pub handle: Option<String>,
 }
 
 /// An evaluated template output.
@@ -65,7 +69,7 @@ pub struct Output {
 }
 
 /// The result of expanding one template.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Expansion {
     /// Resources in declaration order, copy loops and nested deployments flattened,
     /// false conditions left out.
@@ -74,6 +78,20 @@ pub struct Expansion {
     pub outputs: IndexMap<String, Output>,
     /// Findings the engine made on the way (ARM003 expression syntax, ARM004 undefined references).
     pub diagnostics: Vec<Diagnostic>,
+    /// The deployment's tenant: `--tenant-id`, else the symbol every
+    /// `subscription().tenantId` and `tenant().tenantId` of the template is.
+    pub tenant: Value,
+}
+
+impl Default for Expansion {
+    fn default() -> Self {
+        Expansion {
+            resources: Vec::new(),
+            outputs: IndexMap::new(),
+            diagnostics: Vec::new(),
+            tenant: Value::unknown("the template was not expanded"),
+        }
+    }
 }
 
 /// Deepest nesting of inline `Microsoft.Resources/deployments` followed.
@@ -157,19 +175,13 @@ fn expand_here(
     let provided = parameters
         .map(|p| parameter_values(&p.value))
         .unwrap_or_default();
-    let scope = Scope {
-        subscription_id: ctx.subscription_id.clone(),
-        resource_group: ctx.resource_group.clone(),
-        resource_group_location: ctx.resource_group_location.clone(),
-        tenant_id: ctx.tenant_id.clone(),
-        deployer_object_id: ctx.deployer_object_id.clone(),
-        deployment_name: ctx.deployment_name.clone(),
-        level: level_of(&template.value),
-    };
+    let scope = top_scope(ctx, engine.next_id(), level_of(&template.value));
+    out.tenant = scope.tenant_id.clone();
     let mut x = Expander {
         engine: &engine,
         doc: template,
         resources: Vec::new(),
+        moved_out: 0,
         declared: Vec::new(),
     };
     let frame = Frame::new(&template.value, "", provided, scope);
@@ -189,6 +201,152 @@ fn expand_here(
         let d = finding_diag(template, &f);
         if seen.insert((d.rule, d.message.clone(), pointer_of(&d.location))) {
             out.diagnostics.push(d);
+        }
+    }
+    out
+}
+
+/// A context value: the flag's value, or a symbol of deployment scope `id`.
+fn context_value(given: &Option<String>, id: u64, what: &str, shape: Shape, why: &str) -> Value {
+    match given {
+        Some(v) => Value::String(v.clone()),
+        None => symbol(id, what, "", shape, why),
+    }
+}
+
+/// A symbol of deployment scope `id`: `what` is how it is written in a template
+/// (`resourceGroup().location`), `label` tells nested scopes apart.
+fn symbol(id: u64, what: &str, label: &str, shape: Shape, why: &str) -> Value {
+    // The tenant and the deploying principal are one for the whole deployment.
+    let key = match what {
+        "subscription().tenantId" | "deployer().objectId" => format!("ctx:{what}"),
+        _ => format!("ctx:{id}:{what}"),
+    };
+    Value::Text(Text::symbol(Atom::new(
+        key,
+        format!("{what}{label}"),
+        shape,
+        why,
+    )))
+}
+
+/// The top-level deployment scope: the context's values, symbols where it lacks them.
+fn top_scope(ctx: &Context, id: u64, level: String) -> Scope {
+    let at_rg = level == "resourceGroup";
+    Scope {
+        subscription_id: context_value(
+            &ctx.subscription_id,
+            id,
+            "subscription().subscriptionId",
+            Shape::Guid,
+            "not known without --subscription-id",
+        ),
+        resource_group: if at_rg || ctx.resource_group.is_some() {
+            context_value(
+                &ctx.resource_group,
+                id,
+                "resourceGroup().name",
+                Shape::Name,
+                "not known without --resource-group",
+            )
+        } else {
+            Value::Null
+        },
+        resource_group_location: context_value(
+            &ctx.resource_group_location,
+            id,
+            "resourceGroup().location",
+            Shape::Name,
+            "not known without --resource-group-location",
+        ),
+        tenant_id: context_value(
+            &ctx.tenant_id,
+            id,
+            "subscription().tenantId",
+            Shape::Guid,
+            "not known without --tenant-id",
+        ),
+        deployer_object_id: context_value(
+            &ctx.deployer_object_id,
+            id,
+            "deployer().objectId",
+            Shape::Guid,
+            "not known without --deployer-object-id",
+        ),
+        deployment_name: context_value(
+            &ctx.deployment_name,
+            id,
+            "deployment().name",
+            Shape::Name,
+            "chosen when deploying",
+        ),
+        level,
+    }
+}
+
+/// A string (plain or symbolic) as the scope value; anything else is unknown.
+fn scope_string(v: Value, what: &str) -> Value {
+    match v {
+        Value::String(_) | Value::Text(_) | Value::Unknown(_) => v,
+        other => Value::unknown(format!("{what} is a {}, not a string", other.type_name())),
+    }
+}
+
+/// The order to expand declarations in: each after the ones its `dependsOn` names
+/// by symbolic name (languageVersion 2.0), declaration order otherwise and where
+/// the dependencies form a cycle (ARM rejects cycles; this only must not loop).
+fn dependency_order(decls: &[(String, Option<&str>, &Json)]) -> Vec<usize> {
+    let index: HashMap<String, usize> = decls
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, sym, _))| sym.map(|s| (s.to_ascii_lowercase(), i)))
+        .collect();
+    if index.is_empty() {
+        return (0..decls.len()).collect();
+    }
+    let deps: Vec<Vec<usize>> = decls
+        .iter()
+        .map(|(_, _, r)| {
+            r.get("dependsOn")
+                .and_then(Json::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Json::as_str)
+                        .filter_map(|d| index.get(&d.to_ascii_lowercase()).copied())
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+    // Depth-first, each declaration once: O(declarations + dependencies).
+    let mut state = vec![0u8; decls.len()]; // 0 new, 1 in progress, 2 done
+    let mut out = Vec::with_capacity(decls.len());
+    for start in 0..decls.len() {
+        let mut stack = vec![(start, 0usize)];
+        while let Some((node, next)) = stack.pop() {
+            if next == 0 {
+                if state.get(node).copied().unwrap_or(2) != 0 {
+                    continue;
+                }
+                if let Some(s) = state.get_mut(node) {
+                    *s = 1;
+                }
+            }
+            let children = deps.get(node).map_or(&[][..], Vec::as_slice);
+            match children.get(next) {
+                Some(&child) => {
+                    stack.push((node, next + 1));
+                    if state.get(child).copied() == Some(0) {
+                        stack.push((child, 0));
+                    }
+                }
+                None => {
+                    if let Some(s) = state.get_mut(node) {
+                        *s = 2;
+                    }
+                    out.push(node);
+                }
+            }
         }
     }
     out
@@ -371,6 +529,8 @@ struct Expander<'d> {
     engine: &'d Engine,
     doc: &'d Document,
     resources: Vec<ExpandedResource>,
+    // Resources set aside while a template's declarations are expanded out of order.
+    moved_out: usize,
     declared: Vec<Declared>,
 }
 
@@ -427,8 +587,30 @@ impl<'d> Expander<'d> {
                     .insert(sym.to_ascii_lowercase(), id);
             }
         }
-        for (pointer, symbol, r) in decls {
-            self.resource(ev, r, &pointer, symbol, None, depth);
+        let order = dependency_order(&decls);
+        if order.iter().enumerate().all(|(i, &j)| i == j) {
+            for (pointer, symbol, r) in decls {
+                self.resource(ev, r, &pointer, symbol, None, depth);
+            }
+            return;
+        }
+        // A module's outputs are known only once it is expanded: expand what others
+        // depend on first, then put the results back in declaration order.
+        let mut chunks: Vec<(usize, Vec<ExpandedResource>)> = Vec::with_capacity(order.len());
+        for i in order {
+            let Some((pointer, symbol, r)) = decls.get(i) else {
+                continue;
+            };
+            let start = self.resources.len();
+            self.resource(ev, r, pointer, *symbol, None, depth);
+            let chunk = self.resources.split_off(start);
+            self.moved_out += chunk.len();
+            chunks.push((i, chunk));
+        }
+        chunks.sort_by_key(|(i, _)| *i);
+        for (_, chunk) in chunks {
+            self.moved_out -= chunk.len();
+            self.resources.extend(chunk);
         }
     }
 
@@ -479,7 +661,11 @@ impl<'d> Expander<'d> {
         if existing {
             self.engine.mute(true);
         }
-        let instances: Vec<Evaluator<'_, '_>> = match obj.get("copy") {
+        let loop_name = obj
+            .get("copy")
+            .and_then(|c| c.get("name"))
+            .and_then(Json::as_str);
+        let instances: Vec<(Option<i64>, Evaluator<'_, '_>)> = match obj.get("copy") {
             Some(copy) => {
                 let cp = Ptr::Key(&root, "copy");
                 let name = copy.get("name").and_then(Json::as_str);
@@ -487,23 +673,25 @@ impl<'d> Expander<'d> {
                     .get("count")
                     .map_or(Value::Int(0), |c| ev.eval_json(c, Ptr::Key(&cp, "count")));
                 match ev.copy_count(&count, &cp) {
-                    Ok(n) => (0..n).map(|i| ev.with_copy(name, i, true)).collect(),
+                    Ok(n) => (0..n)
+                        .map(|i| (Some(i), ev.with_copy(name, i, true)))
+                        .collect(),
                     // Unknown count: one representative instance, so the resource's shape is
                     // still seen; its condition says it may not exist.
                     Err(u) if count.is_unknown() => {
                         uncertain = Some(u);
-                        vec![ev.with_copy(name, 0, true)]
+                        vec![(None, ev.with_copy(name, 0, true))]
                     }
                     Err(_) => Vec::new(),
                 }
             }
-            None => vec![ev.clone()],
+            None => vec![(None, ev.clone())],
         };
-        for iev in instances {
+        for (copy_index, iev) in instances {
             if self.engine.exhausted() {
                 break;
             }
-            if self.resources.len() >= MAX_RESOURCES {
+            if self.resources.len() + self.moved_out >= MAX_RESOURCES {
                 self.limit(
                     pointer,
                     format!("expansion stopped at {MAX_RESOURCES} resources"),
@@ -601,6 +789,11 @@ impl<'d> Expander<'d> {
                 origin: self.doc.location(pointer),
                 existing,
                 condition: condition.clone(),
+                handle: match (symbol.or(loop_name), copy_index) {
+                    (Some(h), Some(i)) => Some(format!("{h}[{i}]")),
+                    (Some(h), None) => Some(h.to_string()),
+                    (None, _) => None,
+                },
             });
             if nested {
                 if depth + 1 > MAX_NESTING {
@@ -608,8 +801,22 @@ impl<'d> Expander<'d> {
                         pointer,
                         format!("nested deployments deeper than {MAX_NESTING}"),
                     );
-                } else {
-                    self.nested(&iev, r, pointer, &name, properties.as_ref(), depth + 1);
+                } else if let Some(outputs) =
+                    self.nested(&iev, r, pointer, &name, properties.as_ref(), depth + 1)
+                {
+                    // `reference()` of this deployment, by name, ID or symbolic name.
+                    let reference = deployment_reference(outputs);
+                    let mut keys = vec![name.clone(), id.clone()];
+                    if let Some(sym) = symbol {
+                        keys.push(Value::String(match copy_index {
+                            Some(i) => format!("{sym}[{i}]"),
+                            None => sym.to_string(),
+                        }));
+                    }
+                    let mut known = iev.frame.deployments.borrow_mut();
+                    for k in keys.into_iter().filter(|k| k.as_str2().is_some()) {
+                        known.push((k, reference.clone()));
+                    }
                 }
             }
             if let Some(Json::Array(children)) = obj.get("resources") {
@@ -638,6 +845,7 @@ impl<'d> Expander<'d> {
 
     /// Follows an inline nested deployment: inner scope gets its own frame with the
     /// parameters passed in `properties.parameters`; outer scope shares the parent's.
+    /// Returns the nested template's outputs (what `reference()` of it reads).
     fn nested(
         &mut self,
         ev: &Evaluator<'_, '_>,
@@ -646,13 +854,9 @@ impl<'d> Expander<'d> {
         name: &Value,
         properties: Option<&Value>,
         depth: usize,
-    ) {
-        let Some(props) = r.get("properties") else {
-            return;
-        };
-        let Some(template) = props.get("template") else {
-            return;
-        };
+    ) -> Option<IndexMap<String, Output>> {
+        let props = r.get("properties")?;
+        let template = props.get("template")?;
         let base = format!("{pointer}/properties/template");
         let inner = props
             .get("expressionEvaluationOptions")
@@ -661,7 +865,7 @@ impl<'d> Expander<'d> {
             .is_some_and(|s| s.eq_ignore_ascii_case("inner"));
         if !inner {
             self.resources_of(ev, template, &base, depth);
-            return;
+            return Some(self.outputs(ev, template, &base));
         }
         let provided: IndexMap<String, Value> = properties
             .and_then(|p| p.get("parameters"))
@@ -689,21 +893,36 @@ impl<'d> Expander<'d> {
         };
         let mut scope = outer.clone();
         scope.level = level_of(template);
+        let id = self.engine.next_id();
+        let label = format!("@{}", name.display());
+        // Another subscription or resource group is a scope of its own: its
+        // location is a symbol of its own, never equal to the outer one's.
+        let same = |a: &Value, b: &Value| match (a.as_str2(), b.as_str2()) {
+            (Some(x), Some(y)) => x.equals(y, true) == Some(true),
+            _ => false,
+        };
+        let mut moved = false;
         if let Some(v) = text("subscriptionId") {
-            scope.subscription_id = v.as_str().map(str::to_string);
-            scope.resource_group_location = None;
+            moved |= !same(&v, &outer.subscription_id);
+            scope.subscription_id = scope_string(v, "subscriptionId");
         }
         if let Some(v) = text("resourceGroup") {
-            let same = v
-                .as_str()
-                .is_some_and(|g| Some(g) == outer.resource_group.as_deref());
-            scope.resource_group = v.as_str().map(str::to_string);
-            if !same {
-                scope.resource_group_location = None;
-            }
+            moved |= !same(&v, &outer.resource_group);
+            scope.resource_group = scope_string(v, "resourceGroup");
         }
-        scope.deployment_name = name.as_str().map(str::to_string);
-        let frame = Frame::new(template, &base, provided, scope);
+        if moved {
+            scope.resource_group_location = symbol(
+                id,
+                "resourceGroup().location",
+                &label,
+                Shape::Name,
+                "not known before deployment",
+            );
+        }
+        scope.deployment_name = scope_string(name.clone(), "the deployment name");
+        let mut frame = Frame::new(template, &base, provided, scope);
+        frame.id = id;
+        frame.label = label;
         let iev = Evaluator::new(self.engine, &frame);
         for extra in &frame.undeclared {
             self.engine.report(Finding {
@@ -714,6 +933,7 @@ impl<'d> Expander<'d> {
             });
         }
         self.resources_of(&iev, template, &base, depth);
+        Some(self.outputs(&iev, template, &base))
     }
 
     fn outputs(
@@ -887,6 +1107,41 @@ fn json_at<'j>(root: &'j Json, pointer: &str) -> Option<&'j Json> {
     root.pointer(pointer)
 }
 
+/// What `reference()` of a nested deployment returns: its properties, of which
+/// only the outputs are known before it runs.
+fn deployment_reference(outputs: IndexMap<String, Output>) -> Value {
+    let mut out = Map::new();
+    for key in [
+        "provisioningState",
+        "timestamp",
+        "duration",
+        "correlationId",
+        "mode",
+        "templateHash",
+        "parameters",
+        "providers",
+        "dependencies",
+        "outputResources",
+        "validatedResources",
+    ] {
+        out.insert(
+            key.to_string(),
+            Value::unknown(format!("the deployment's {key} is known once it has run")),
+        );
+    }
+    let outputs: Map = outputs
+        .into_iter()
+        .map(|(k, o)| {
+            let mut m = Map::new();
+            m.insert("type".into(), Value::String(o.output_type));
+            m.insert("value".into(), o.value);
+            (k, Value::Object(m))
+        })
+        .collect();
+    out.insert("outputs".into(), Value::Object(outputs));
+    Value::Object(out)
+}
+
 /// A nested deployment's properties without its template (flattened separately).
 fn nested_properties(ev: &Evaluator<'_, '_>, v: &Json, ptr: Ptr<'_>) -> Value {
     let Some(o) = v.as_object() else {
@@ -913,13 +1168,23 @@ fn nested_properties(ev: &Evaluator<'_, '_>, v: &Json, ptr: Ptr<'_>) -> Value {
 }
 
 fn child_id(parent_id: &Value, resource_type: &str, name: &Value) -> Value {
-    match (parent_id, name) {
-        (Value::String(pid), Value::String(n)) => {
+    match (parent_id.as_str2(), name) {
+        (Some(pid), Value::String(_) | Value::Text(_)) => {
             let seg_type = resource_type.rsplit('/').next().unwrap_or_default();
-            let seg_name = n.rsplit('/').next().unwrap_or_default();
-            Value::String(format!("{pid}/{seg_type}/{seg_name}"))
+            let last = match name {
+                Value::String(n) => Str2::Lit(n.rsplit('/').next().unwrap_or_default().to_string()),
+                Value::Text(t) => t.name_segments().pop().unwrap_or(Str2::Lit(String::new())),
+                _ => Str2::Lit(String::new()),
+            };
+            let mut b = TextBuilder::default();
+            b.push(pid);
+            b.push_str("/");
+            b.push_str(seg_type);
+            b.push_str("/");
+            b.push(last.as_str2());
+            b.finish()
         }
-        (Value::Unknown(_), _) => parent_id.clone(),
+        (None, _) if parent_id.is_unknown() => parent_id.clone(),
         (_, Value::Unknown(_)) => name.clone(),
         _ => Value::unknown("the resource has no name"),
     }
@@ -935,25 +1200,46 @@ fn resource_id(
     r: &Json,
     root: &Ptr<'_>,
 ) -> Value {
-    let name = match name {
-        Value::String(n) => n.clone(),
+    let path = match name {
+        Value::String(_) | Value::Text(_) => {
+            match provider_path_of(resource_type, std::slice::from_ref(name)) {
+                Ok(p) => p,
+                Err(m) => return Value::unknown(m),
+            }
+        }
         Value::Unknown(_) => return name.clone(),
         _ => return Value::unknown("the resource has no name"),
     };
-    let path = match provider_path(resource_type, &[name.as_str()]) {
-        Ok(p) => p,
-        Err(m) => return Value::unknown(m),
+    let Some(path) = path.as_str2() else {
+        return path;
     };
     let s = &ev.frame.scope;
+    let join = |prefix: Str<'_>, sep: &str| {
+        let mut b = TextBuilder::default();
+        b.push(prefix);
+        b.push_str(sep);
+        b.push(path);
+        b.finish()
+    };
     if let Some(scope) = scope {
         let scope_id = match scope {
             Value::String(sc) if sc.starts_with('/') => {
                 Value::String(sc.trim_end_matches('/').to_string())
             }
-            Value::String(sc) if sc.contains('/') => rg_id(s).map_or_else(
-                |u| u,
-                |rg| Value::String(format!("{rg}/providers/{}", sc.trim_end_matches('/'))),
-            ),
+            Value::Text(_) => scope.clone(),
+            Value::String(sc) if sc.contains('/') => match rg_id(s) {
+                Ok(rg) => match rg.as_str2() {
+                    Some(rg) => {
+                        let mut b = TextBuilder::default();
+                        b.push(rg);
+                        b.push_str("/providers/");
+                        b.push_str(sc.trim_end_matches('/'));
+                        b.finish()
+                    }
+                    None => rg,
+                },
+                Err(u) => u,
+            },
             Value::String(sym) => ev
                 .frame
                 .symbols
@@ -964,52 +1250,38 @@ fn resource_id(
             Value::Unknown(_) => scope.clone(),
             _ => Value::unknown("scope is not a string"),
         };
-        return match scope_id {
-            Value::String(sid) => Value::String(format!("{sid}/providers/{path}")),
-            u => u,
+        return match scope_id.as_str2() {
+            Some(sid) => join(sid, "/providers/"),
+            None => scope_id,
         };
     }
     let explicit = |key: &str| r.get(key).map(|j| ev.eval_json(j, Ptr::Key(root, key)));
-    let sub = match explicit("subscriptionId") {
-        Some(Value::String(x)) => Ok(x),
-        Some(u @ Value::Unknown(_)) => Err(u),
-        _ => s.subscription_id.clone().ok_or_else(|| {
-            Value::unknown("resource ID needs the subscription ID (--subscription-id)")
-        }),
-    };
+    let sub = explicit("subscriptionId").unwrap_or_else(|| s.subscription_id.clone());
     let rg = match explicit("resourceGroup") {
-        Some(Value::String(x)) => Some(Ok(x)),
-        Some(u @ Value::Unknown(_)) => Some(Err(u)),
-        _ if s.level == "resourceGroup" => Some(s.resource_group.clone().ok_or_else(|| {
-            Value::unknown("resource ID needs the resource group (--resource-group)")
-        })),
-        _ => None,
+        Some(v) => Some(v),
+        None if s.level == "resourceGroup" => Some(s.resource_group.clone()),
+        None => None,
     };
-    match s.level.as_str() {
-        "tenant" | "managementGroup" if r.get("subscriptionId").is_none() => {
-            Value::String(format!("/providers/{path}"))
-        }
-        _ => match (sub, rg) {
-            (Err(u), _) => u,
-            (Ok(_), Some(Err(u))) => u,
-            (Ok(sub), Some(Ok(rg))) => Value::String(format!(
-                "/subscriptions/{sub}/resourceGroups/{rg}/providers/{path}"
-            )),
-            (Ok(sub), None) => Value::String(format!("/subscriptions/{sub}/providers/{path}")),
-        },
+    if matches!(s.level.as_str(), "tenant" | "managementGroup") && r.get("subscriptionId").is_none()
+    {
+        return join(Str::Lit(""), "/providers/");
     }
-}
-
-fn rg_id(s: &Scope) -> Result<String, Value> {
-    match (&s.subscription_id, &s.resource_group) {
-        (Some(sub), Some(rg)) => Ok(format!("/subscriptions/{sub}/resourceGroups/{rg}")),
-        (None, _) => Err(Value::unknown(
-            "resource ID needs the subscription ID (--subscription-id)",
-        )),
-        (_, None) => Err(Value::unknown(
-            "resource ID needs the resource group (--resource-group)",
-        )),
+    let Some(sub_s) = sub.as_str2() else {
+        return scope_string(sub, "subscriptionId");
+    };
+    let mut b = TextBuilder::default();
+    b.push_str("/subscriptions/");
+    b.push(sub_s);
+    if let Some(rg) = rg {
+        let Some(rg_s) = rg.as_str2() else {
+            return scope_string(rg, "resourceGroup");
+        };
+        b.push_str("/resourceGroups/");
+        b.push(rg_s);
     }
+    b.push_str("/providers/");
+    b.push(path);
+    b.finish()
 }
 
 impl Expansion {

@@ -106,7 +106,7 @@ pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
         let Some(vault_name) = key.vault_name() else {
             continue;
         };
-        let Some(vault) = dep.vault(vault_name) else {
+        let Some(vault) = dep.vault(vault_name.as_str2()) else {
             let msg = format!("whether vault '{vault_name}' is premium");
             out.push(undecided(
                 ID,

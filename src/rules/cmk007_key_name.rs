@@ -29,6 +29,7 @@ use super::common::{at, name, undecided};
 use super::Settings;
 use crate::diag::{Diagnostic, Level};
 use crate::model::{Deployment, Val};
+use crate::value::{text::Part, Str2};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -54,7 +55,16 @@ pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
         let Some(short) = key.short_name() else {
             continue;
         };
-        if !valid_name().is_match(short) {
+        // Characters written in the template are checked; a symbol's are ARM's to
+        // check when it gets a value.
+        let written_ok = match &short {
+            Str2::Lit(l) => valid_name().is_match(l),
+            Str2::Text(t) => t.parts().iter().all(|p| match p {
+                Part::Lit(l) => l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+                Part::Sym(_) => true,
+            }),
+        };
+        if !written_ok {
             let msg = format!("key name '{short}' must be 1-127 letters, digits and hyphens");
             out.push(at(ID, Level::Error, msg, key, &p));
             continue;
@@ -62,15 +72,20 @@ pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
         let Some(suffix) = s.key_suffix.as_deref() else {
             continue;
         };
-        let ends = short
-            .to_ascii_lowercase()
-            .ends_with(&suffix.to_ascii_lowercase());
-        if !ends {
-            let msg = format!(
-                "key '{}' does not end with the vendor suffix '{suffix}'",
-                name(key)
-            );
-            out.push(at(ID, Level::Error, msg, key, &p));
+        match short.as_str2().has_affix(suffix, true) {
+            Some(true) => {}
+            Some(false) => {
+                let msg = format!(
+                    "key '{}' does not end with the vendor suffix '{suffix}'",
+                    name(key)
+                );
+                out.push(at(ID, Level::Error, msg, key, &p));
+            }
+            None => {
+                let why = short.reason().unwrap_or_default();
+                let what = format!("whether the key name ends with the vendor suffix '{suffix}'");
+                out.push(undecided(ID, key, &what, &why, &p));
+            }
         }
     }
 }

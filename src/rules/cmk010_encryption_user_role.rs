@@ -56,26 +56,35 @@ pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
     let sp = s.sp_object_id.as_deref();
     let who = sp.map_or("any principal".to_string(), |p| format!("principal '{p}'"));
     for key in dep.keys() {
-        let (Some(vault), Some(key_name)) = (key.vault_name(), key.short_name()) else {
-            let msg = format!(
-                "cannot be decided: whether {who} holds Key Vault Crypto Service Encryption User on {} (the key's name is unknown)",
-                key.display()
-            );
-            out.push(at_resource(ID, Level::Note, msg, key));
-            continue;
-        };
+        // A key whose name is unknown can still be decided: without any assignment
+        // of the role to the principal, it fails whatever its name.
+        let names = key.vault_name().zip(key.short_name());
+        let unknown_name = || Tri::Maybe("the key's name is unknown".into());
         let mut on_vault = None;
+        // An assignment that may be on the key leaves every verdict open; one that
+        // may be on the vault only the warning or the error.
         let mut maybe = None;
+        let mut maybe_above = None;
         let mut near_misses: Vec<(Location, String)> = Vec::new();
         let mut passed = false;
         for ra in dep.role_assignments() {
             let scope = ra.resolved_scope();
             let role = has_role(ra, &[ENCRYPTION_USER]);
             let principal = to_principal(ra, sp);
-            let on_key = scope_tri(&scope, |sc| {
-                matches!(sc, Scope::Key { .. }) && sc.covers_key(vault, key_name)
-            });
-            let above = scope_tri(&scope, |sc| sc.covers_vault(vault));
+            let (on_key, above) = match &names {
+                Some((vault, key_name)) => (
+                    scope_tri(&scope, |sc| match sc {
+                        Scope::Key { .. } => sc.covers_key(vault.as_str2(), key_name.as_str2()),
+                        _ => Some(false),
+                    }),
+                    scope_tri(&scope, |sc| sc.covers_vault(vault.as_str2())),
+                ),
+                None => match scope {
+                    Scope::Above(_) => (Tri::No, Tri::Yes),
+                    Scope::Other(_) => (Tri::No, Tri::No),
+                    _ => (unknown_name(), unknown_name()),
+                },
+            };
             match role.clone().and(principal.clone()).and(on_key.clone()) {
                 Tri::Yes => {
                     passed = true;
@@ -86,8 +95,14 @@ pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
                 }
                 Tri::No => {}
             }
-            if role.clone().and(principal.clone()).and(above) == Tri::Yes {
-                on_vault.get_or_insert((ra, scope.clone()));
+            match role.clone().and(principal.clone()).and(above) {
+                Tri::Yes => {
+                    on_vault.get_or_insert((ra, scope.clone()));
+                }
+                Tri::Maybe(why) => {
+                    maybe_above.get_or_insert((ra, why));
+                }
+                Tri::No => {}
             }
             if role == Tri::Yes && on_key == Tri::Yes && principal == Tri::No {
                 if let Val::Known(p) = ra.principal_id().val {
@@ -104,7 +119,18 @@ pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
         if passed {
             continue;
         }
-        if let Some((ra, scope)) = on_vault {
+        let undecided = match on_vault {
+            Some(_) => maybe,
+            None => maybe.or(maybe_above),
+        };
+        if let Some((ra, why)) = undecided {
+            let msg = format!(
+                "cannot be decided: whether {} gives {who} Key Vault Crypto Service Encryption User on key '{}' ({why})",
+                ra.display(),
+                name(key)
+            );
+            out.push(at_resource(ID, Level::Note, msg, ra));
+        } else if let Some((ra, scope)) = on_vault {
             let msg = format!(
                 "{who} holds Key Vault Crypto Service Encryption User on {}, not on key '{}': it reaches every key there",
                 scope.describe(),
@@ -112,13 +138,6 @@ pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
             );
             let p = ra.str(&["scope"]);
             out.push(at(ID, Level::Warning, msg, ra, &p));
-        } else if let Some((ra, why)) = maybe {
-            let msg = format!(
-                "cannot be decided: whether {} gives {who} Key Vault Crypto Service Encryption User on key '{}' ({why})",
-                ra.display(),
-                name(key)
-            );
-            out.push(at_resource(ID, Level::Note, msg, ra));
         } else {
             let msg = format!(
                 "no role assignment gives {who} Key Vault Crypto Service Encryption User on key '{}'",

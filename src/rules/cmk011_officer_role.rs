@@ -42,21 +42,20 @@ pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
     let officer = s.officer_object_id.as_deref();
     let who = officer.map_or("any principal".to_string(), |p| format!("principal '{p}'"));
     for vault in dep.vaults() {
-        let Some(vault_name) = vault.vault_name() else {
-            let msg = format!(
-                "cannot be decided: whether {who} holds Key Vault Crypto Officer on {} (the vault's name is unknown)",
-                vault.display()
-            );
-            out.push(at_resource(ID, Level::Note, msg, vault));
-            continue;
-        };
+        let vault_name = vault.vault_name();
         let mut maybe = None;
         let mut passed = false;
         for ra in dep.role_assignments() {
-            let scope = scope_tri(&ra.resolved_scope(), |sc| match sc {
-                Scope::Key { vault: v, .. } => v.eq_ignore_ascii_case(vault_name),
-                other => other.covers_vault(vault_name),
-            });
+            let resolved = ra.resolved_scope();
+            let scope = match (&vault_name, &resolved) {
+                (_, Scope::Above(_)) => Tri::Yes,
+                (_, Scope::Other(_)) => Tri::No,
+                (Some(vault_name), _) => scope_tri(&resolved, |sc| match sc {
+                    Scope::Key { vault: v, .. } => v.as_str2().equals(vault_name.as_str2(), true),
+                    other => other.covers_vault(vault_name.as_str2()),
+                }),
+                (None, _) => Tri::Maybe("the vault's name is unknown".into()),
+            };
             match has_role(ra, &[CRYPTO_OFFICER, ADMINISTRATOR])
                 .and(to_principal(ra, officer))
                 .and(scope)

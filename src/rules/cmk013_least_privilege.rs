@@ -31,18 +31,19 @@ use super::common::Tri;
 use super::common::{at, has_role, undecided, BROAD_ROLES, ENCRYPTION_USER};
 use super::Settings;
 use crate::diag::{Diagnostic, Level};
-use crate::model::{same_guid, Deployment, Scope, Val};
+use crate::model::{same_guid_str, Deployment, Scope, Val};
+use crate::value::{Str, Str2};
 
 const ID: &str = "CMK013";
 
 /// Reports broader roles held by the vendor's principal.
 pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
-    let vendors: Vec<String> = match &s.sp_object_id {
-        Some(sp) => vec![sp.clone()],
+    let vendors: Vec<Str2> = match &s.sp_object_id {
+        Some(sp) => vec![Str2::Lit(sp.clone())],
         None => dep
             .role_assignments()
             .filter(|ra| has_role(ra, &[ENCRYPTION_USER]) == Tri::Yes)
-            .filter_map(|ra| match ra.principal_id().val {
+            .filter_map(|ra| match ra.text(&["properties", "principalId"]).val {
                 Val::Known(p) => Some(p),
                 _ => None,
             })
@@ -54,45 +55,68 @@ pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
     // Broad roles matter where they reach this deployment's keys and vaults.
     let reaches = |scope: &Scope| match scope {
         Scope::Key { vault, .. } | Scope::Vault { vault } => {
-            dep.vault(vault).is_some()
+            dep.vault(vault.as_str2()).is_some()
                 || dep.keys().any(|k| {
                     k.vault_name()
-                        .is_some_and(|v| v.eq_ignore_ascii_case(vault))
+                        .is_some_and(|v| v.as_str2().equals(vault.as_str2(), true) == Some(true))
                 })
         }
         Scope::Above(_) | Scope::Unknown(_) => true,
         Scope::Other(_) => false,
     };
     for ra in dep.role_assignments() {
-        let principal = ra.principal_id();
-        let Val::Known(p) = &principal.val else {
+        let Val::Known(p) = ra.text(&["properties", "principalId"]).val else {
             continue;
         };
-        if !vendors.iter().any(|v| same_guid(v, p)) || !reaches(&ra.resolved_scope()) {
+        let answers: Vec<Option<bool>> = vendors
+            .iter()
+            .map(|v| same_guid_str(v.as_str2(), p.as_str2()))
+            .collect();
+        let vendor = if answers.contains(&Some(true)) {
+            Some(true)
+        } else if answers.contains(&None) {
+            None
+        } else {
+            Some(false)
+        };
+        if vendor == Some(false) || !reaches(&ra.resolved_scope()) {
             continue;
         }
-        let role = ra.role_definition_id();
-        match &role.val {
+        let role = ra.text(&["properties", "roleDefinitionId"]);
+        let (role_name, known_role) = match &role.val {
             Val::Known(id) => {
-                let Some((_, role_name)) = BROAD_ROLES.iter().find(|(g, _)| same_guid(id, g))
-                else {
-                    continue;
-                };
-                let msg = format!(
-                    "the vendor's principal '{p}' holds {role_name} on {}; it needs only Key Vault Crypto Service Encryption User on the key",
-                    ra.resolved_scope().describe()
-                );
-                out.push(at(ID, Level::Warning, msg, ra, &role));
+                let hit = BROAD_ROLES
+                    .iter()
+                    .map(|(g, n)| (same_guid_str(id.as_str2(), Str::Lit(g)), *n))
+                    .find(|(m, _)| *m != Some(false));
+                match hit {
+                    Some((Some(true), n)) => (n, true),
+                    Some((_, _)) => ("a role that may be broad", false),
+                    None => continue,
+                }
             }
-            Val::Unknown(why) => out.push(undecided(
-                ID,
-                ra,
-                "which role the vendor's principal gets",
-                why,
-                &role,
-            )),
-            _ => {}
+            Val::Unknown(_) => ("an unknown role", false),
+            _ => continue,
+        };
+        if known_role && vendor == Some(true) {
+            let msg = format!(
+                "the vendor's principal '{p}' holds {role_name} on {}; it needs only Key Vault Crypto Service Encryption User on the key",
+                ra.resolved_scope().describe()
+            );
+            out.push(at(ID, Level::Warning, msg, ra, &role));
+            continue;
         }
+        let why = match (&role.val, vendor) {
+            (Val::Unknown(why), _) => why.clone(),
+            (Val::Known(id), Some(true)) => id.reason().unwrap_or_default(),
+            _ => format!("the principal {}", p.reason().unwrap_or_default()),
+        };
+        let what = if vendor == Some(true) {
+            "which role the vendor's principal gets".to_string()
+        } else {
+            format!("whether {role_name} goes to the vendor's principal")
+        };
+        out.push(undecided(ID, ra, &what, &why, &role));
     }
 }
 

@@ -29,40 +29,43 @@
 use super::common::{at, name, undecided};
 use super::Settings;
 use crate::diag::{Diagnostic, Level};
-use crate::model::{same_guid, Deployment, Val};
+use crate::model::{same_guid_str, Deployment, Val};
+use crate::value::Str2;
 
 const ID: &str = "CMK016";
 
-/// True when the template text takes the tenant from the deployment itself.
-fn from_deployment(raw: Option<&str>) -> bool {
-    let Some(raw) = raw else {
-        return false;
-    };
-    let compact: String = raw
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    compact == "[subscription().tenantid]" || compact == "[tenant().tenantid]"
-}
-
 /// Reports vaults bound to another tenant.
 pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
+    // The deployment's tenant: `--tenant-id`, else the template's own tenant symbol
+    // (what `subscription().tenantId` is, whatever its value).
+    let expected: Option<Str2> = match (&s.tenant_id, &dep.tenant) {
+        (Some(t), _) => Some(Str2::Lit(t.clone())),
+        (None, Some(v)) => v.as_str2().map(|_| Str2::from(v.clone())),
+        (None, None) => None,
+    };
     for vault in dep.vaults() {
-        let p = vault.tenant_id();
-        if from_deployment(p.raw.as_deref()) {
-            continue;
-        }
+        let p = vault.text(&["properties", "tenantId"]);
         match &p.val {
-            Val::Known(t) => match s.tenant_id.as_deref() {
-                Some(expected) if same_guid(t, expected) => {}
-                Some(expected) => {
-                    let msg = format!(
-                        "Key Vault '{}' trusts tenant '{t}', not the deployment's tenant '{expected}'",
-                        name(vault)
-                    );
-                    out.push(at(ID, Level::Error, msg, vault, &p));
-                }
+            Val::Known(t) => match &expected {
+                Some(e) => match same_guid_str(t.as_str2(), e.as_str2()) {
+                    Some(true) => {}
+                    Some(false) => {
+                        let msg = format!(
+                            "Key Vault '{}' trusts tenant '{t}', not the deployment's tenant '{e}'",
+                            name(vault)
+                        );
+                        out.push(at(ID, Level::Error, msg, vault, &p));
+                    }
+                    None => {
+                        let why = match (t.reason(), e.as_lit()) {
+                            (Some(r), _) => r,
+                            (None, _) => format!(
+                                "tenantId is set to '{t}'; give --tenant-id to compare, or write [subscription().tenantId]"
+                            ),
+                        };
+                        out.push(undecided(ID, vault, "the vault's tenant", &why, &p));
+                    }
+                },
                 None => {
                     let why = format!("tenantId is set to '{t}'; give --tenant-id to compare, or write [subscription().tenantId]");
                     out.push(undecided(ID, vault, "the vault's tenant", &why, &p));
@@ -107,8 +110,6 @@ mod tests {
     #[test]
     fn own_tenant_passes() {
         assert!(run(vault(json!(T.to_uppercase())), Some(T)).is_empty());
-        assert!(from_deployment(Some("[ subscription().tenantId ]")));
-        assert!(!from_deployment(Some("[parameters('tenant')]")));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! IDs, and matching role assignments against what a rule looks for.
 
 use crate::diag::{Diagnostic, Level};
-use crate::model::{same_guid, Prop, Resource, Scope, Val};
+use crate::model::{same_guid_str, Prop, Resource, Scope, Val};
+use crate::value::Str;
 
 /// *Key Vault Crypto Service Encryption User*.
 pub const ENCRYPTION_USER: &str = "e147488a-f6f5-4113-8e2d-b22465e65bf6";
@@ -56,15 +57,10 @@ pub const BROAD_ROLES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The resource's own name for messages (`kv1`, `kv1/key1`), or its expression.
+/// The resource's own name for messages (`kv1`, `kv1/key1`, `{parameters('n')}`),
+/// or its symbolic name and copy index when the name is unknown.
 pub fn name(res: &Resource) -> String {
-    match res.name.as_str() {
-        Some(n) => n.to_string(),
-        None => res
-            .str(&["name"])
-            .raw
-            .unwrap_or_else(|| "<unknown name>".to_string()),
-    }
+    res.name_for_messages()
 }
 
 /// A finding at a property (or at the object lacking it), with its "value set here" labels.
@@ -132,10 +128,39 @@ impl Tri {
     }
 }
 
-/// Does the role assignment give one of `roles`?
+/// Any of several answers: yes if one is yes, no if all are no, else maybe.
+fn any_of(answers: impl Iterator<Item = Option<bool>>, why: impl FnOnce() -> String) -> Tri {
+    let mut maybe = false;
+    for a in answers {
+        match a {
+            Some(true) => return Tri::Yes,
+            Some(false) => {}
+            None => maybe = true,
+        }
+    }
+    if maybe {
+        Tri::Maybe(why())
+    } else {
+        Tri::No
+    }
+}
+
+/// Does the role assignment give one of `roles`? (Trailing GUIDs compare; a role
+/// definition ID built from the subscription ID decides without it.)
 pub fn has_role(ra: &Resource, roles: &[&str]) -> Tri {
-    match ra.role_definition_id().val {
-        Val::Known(id) if roles.iter().any(|r| same_guid(&id, r)) => Tri::Yes,
+    let p = ra.text(&["properties", "roleDefinitionId"]);
+    match p.val {
+        Val::Known(id) => any_of(
+            roles
+                .iter()
+                .map(|r| same_guid_str(id.as_str2(), Str::Lit(r))),
+            || {
+                format!(
+                    "the role definition {}",
+                    id.reason().unwrap_or_else(|| "is unknown".into())
+                )
+            },
+        ),
         Val::Unknown(why) => Tri::Maybe(format!("the role definition is unknown: {why}")),
         _ => Tri::No,
     }
@@ -146,19 +171,36 @@ pub fn to_principal(ra: &Resource, principal: Option<&str>) -> Tri {
     let Some(expected) = principal else {
         return Tri::Yes;
     };
-    match ra.principal_id().val {
-        Val::Known(id) if same_guid(&id, expected) => Tri::Yes,
+    let p = ra.text(&["properties", "principalId"]);
+    match p.val {
+        Val::Known(id) => any_of(
+            std::iter::once(same_guid_str(id.as_str2(), Str::Lit(expected))),
+            || {
+                format!(
+                    "the principal {}",
+                    id.reason().unwrap_or_else(|| "is unknown".into())
+                )
+            },
+        ),
         Val::Unknown(why) => Tri::Maybe(format!("the principal is unknown: {why}")),
         _ => Tri::No,
     }
 }
 
-/// Is the scope resolvable, and if unknown, why.
-pub fn scope_tri(scope: &Scope, matches: impl Fn(&Scope) -> bool) -> Tri {
+/// Whether the scope matches: `matches` answers `None` where that depends on
+/// what symbols in the names stand for.
+pub fn scope_tri(scope: &Scope, matches: impl Fn(&Scope) -> Option<bool>) -> Tri {
     match scope {
         Scope::Unknown(why) => Tri::Maybe(format!("the scope is unknown: {why}")),
-        s if matches(s) => Tri::Yes,
-        _ => Tri::No,
+        s => match matches(s) {
+            Some(true) => Tri::Yes,
+            Some(false) => Tri::No,
+            None => Tri::Maybe(format!(
+                "the scope {} {}",
+                s.describe(),
+                s.reason().unwrap_or_else(|| "is unknown".into())
+            )),
+        },
     }
 }
 

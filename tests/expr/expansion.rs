@@ -39,8 +39,11 @@ fn language_version_1_with_parameters_file() {
         inner.id.as_str(),
         Some("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/other-rg/providers/Microsoft.KeyVault/vaults/kv-cmek-2")
     );
-    // Another resource group: its location is not the outer one's, so unknown.
-    assert!(inner.body.get("location").unwrap().is_unknown());
+    // Another resource group: its location is a symbol of its own, not the outer one's.
+    assert_eq!(
+        inner.body.get("location").unwrap().to_json(),
+        serde_json::json!({"$symbolic": "{resourceGroup().location@inner-deploy}"})
+    );
     let findings: Vec<String> = x
         .diagnostics
         .iter()
@@ -63,22 +66,28 @@ fn language_version_2_symbolic_names() {
 }
 
 #[test]
-fn without_context_ids_are_unknown_not_invented() {
+fn without_context_ids_are_symbolic_not_invented() {
     let (t, p) = (load("v1.json"), load("v1.parameters.json"));
     let x = expand(&t, Some(&p), &Context::default());
     for r in &x.resources {
         let why =
-            r.id.unknown_reason()
+            r.id.opaque_reason()
                 .unwrap_or_else(|| panic!("{} has a known id {:?}", r.resource_type, r.id));
         assert!(why.contains("--subscription-id"), "{why}");
+        let shown = r.id.display();
+        assert!(
+            shown.starts_with("/subscriptions/{subscription().subscriptionId}/"),
+            "{shown}"
+        );
     }
-    // Without the parameters file the required vault name is unknown, with a reason.
+    // Without the parameters file the required vault name is a symbol, with a reason.
     let x = expand(&t, None, &full_context());
+    assert_eq!(x.resources[0].name.display(), "{parameters('vaultName')}");
     assert!(x.resources[0]
         .name
-        .unknown_reason()
+        .opaque_reason()
         .unwrap()
-        .contains("vaultName"));
+        .contains("no value"));
 }
 
 #[test]

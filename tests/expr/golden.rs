@@ -146,7 +146,8 @@ fn golden_values() {
     );
 }
 
-/// What the context lacks is Unknown with a reason naming the flag; nothing is guessed.
+/// What the context lacks is a symbol of the deployment (unknown, but equal to
+/// itself); what cannot be known at all is Unknown with a reason. Nothing is guessed.
 #[test]
 fn unknowns_are_explicit_and_propagate() {
     let unknown = |expr: &str| {
@@ -156,16 +157,37 @@ fn unknowns_are_explicit_and_propagate() {
             .map(str::to_string)
             .unwrap_or_else(|| panic!("{expr} gave {v}"))
     };
-    assert!(unknown("[subscription().subscriptionId]").contains("--subscription-id"));
-    assert!(unknown("[resourceGroup().location]").contains("--resource-group-location"));
-    assert!(unknown("[deployer().objectId]").contains("--deployer-object-id"));
+    let symbolic = |expr: &str| {
+        let v = eval(expr);
+        v.get("$symbolic")
+            .and_then(Json::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("{expr} gave {v}"))
+    };
+    assert_eq!(
+        symbolic("[subscription().subscriptionId]"),
+        "{subscription().subscriptionId}"
+    );
+    assert_eq!(
+        symbolic("[resourceGroup().location]"),
+        "{resourceGroup().location}"
+    );
+    assert_eq!(symbolic("[deployer().objectId]"), "{deployer().objectId}");
+    assert_eq!(
+        symbolic("[resourceId('Microsoft.KeyVault/vaults', 'kv')]"),
+        "/subscriptions/{subscription().subscriptionId}/resourceGroups/{resourceGroup().name}/providers/Microsoft.KeyVault/vaults/kv"
+    );
+    assert_eq!(
+        symbolic("[parameters('missing')]"),
+        "{parameters('missing')}"
+    );
+    // A symbol's reason names the flag that would give its value.
     assert!(
-        unknown("[resourceId('Microsoft.KeyVault/vaults', 'kv')]").contains("--subscription-id")
+        unknown("[substring(subscription().subscriptionId, 0, 3)]").contains("--subscription-id")
     );
     assert!(unknown("[reference('kv').vaultUri]").contains("reference()"));
     assert!(unknown("[listKeys('sa', '2023-01-01').keys[0].value]").contains("listKeys"));
     assert!(unknown("[toUpper(concat(utcNow(), 'x'))]").contains("utcNow"));
-    assert!(unknown("[parameters('missing')]").contains("no value"));
     assert!(unknown("[newGuid()]").contains("newGuid"));
     // ... but only where the unknown matters.
     assert_eq!(
@@ -192,6 +214,96 @@ fn unknowns_are_explicit_and_propagate() {
         json!("11111111-1111-1111-1111-111111111111")
     );
     assert_eq!(eval_in("[resourceGroup().location]", &ctx), json!("eastus"));
+}
+
+/// Comparisons of symbolic values decide whenever the answer holds for every value
+/// the symbols could take, and are unknown where it does not.
+#[test]
+fn symbols_compare_exactly_where_the_answer_does_not_depend_on_them() {
+    let role = "subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'e147488a-f6f5-4113-8e2d-b22465e65bf6')";
+    let cases: &[(&str, Json)] = &[
+        // Equal to itself, also through case mapping and ignoring case.
+        ("[equals(subscription().subscriptionId, subscription().subscriptionId)]", json!(true)),
+        (&format!("[equals({role}, {role})]"), json!(true)),
+        (&format!("[equals(toLower({role}), toLower({role}))]"), json!(true)),
+        ("[equals(parameters('missing'), parameters('MISSING'))]", json!(true)),
+        ("[equals(tenant().tenantId, subscription().tenantId)]", json!(true)),
+        // Different known text: different, whatever the symbols are.
+        ("[equals(resourceId('Microsoft.KeyVault/vaults', 'a'), resourceId('Microsoft.KeyVault/vaults', 'b'))]", json!(false)),
+        ("[equals(subscription().subscriptionId, 'not-a-guid')]", json!(false)),
+        // The trailing GUID is known: split/last and endsWith find it.
+        (&format!("[last(split({role}, '/'))]"), json!("e147488a-f6f5-4113-8e2d-b22465e65bf6")),
+        (&format!("[endsWith({role}, 'E147488A-F6F5-4113-8E2D-B22465E65BF6')]"), json!(true)),
+        (&format!("[startsWith({role}, '/subscriptions/')]"), json!(true)),
+        (&format!("[contains({role}, 'roleDefinitions')]"), json!(true)),
+        (&format!("[length({role})]"), json!(138)),
+        ("[empty(resourceGroup().name)]", json!(false)),
+        // guid() of the same symbols is the same symbol.
+        ("[equals(guid(resourceGroup().id, 'x'), guid(resourceGroup().id, 'x'))]", json!(true)),
+        ("[equals(guid(resourceGroup().id, 'x'), 'kv')]", json!(false)),
+        // format() and concat() keep the structure.
+        ("[equals(format('{0}/{1}', parameters('missing'), 'k'), concat(parameters('missing'), '/k'))]", json!(true)),
+        ("[if(equals(subscription().id, concat('/subscriptions/', subscription().subscriptionId)), 'same', 'other')]", json!("same")),
+    ];
+    let mut failures = Vec::new();
+    for (expr, want) in cases {
+        let got = eval(expr);
+        if &got != want {
+            failures.push(format!("{expr}\n  want {want}\n  got  {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Where the answer depends on what a symbol stands for: unknown, with why.
+    for expr in [
+        "[equals(subscription().subscriptionId, '00000000-0000-0000-0000-000000000000')]",
+        "[equals(substring(uniqueString(resourceGroup().id), 0, 3), 'abc')]",
+        "[equals(parameters('missing'), 'kv1')]",
+        "[equals(toLower(parameters('missing')), parameters('missing'))]",
+        "[split(parameters('missing'), '/')]",
+        "[empty(parameters('missing'))]",
+    ] {
+        let got = eval(expr);
+        assert!(got.get("$unknown").is_some(), "{expr} gave {got}");
+    }
+}
+
+/// A nested deployment into another resource group has symbols of its own: its
+/// resource group's location is never taken for the outer one's.
+#[test]
+fn nested_scopes_have_their_own_symbols() {
+    let t = r#"{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+      "contentVersion": "1.0.0.0", "parameters": {"otherSub": {"type": "string"}},
+      "resources": [{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "inner",
+        "subscriptionId": "[parameters('otherSub')]", "resourceGroup": "rg2",
+        "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+          "parameters": {"outerSub": {"value": "[subscription().subscriptionId]"},
+                         "outerLoc": {"value": "[resourceGroup().location]"}},
+          "template": {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+            "contentVersion": "1.0.0.0",
+            "parameters": {"outerSub": {"type": "string"}, "outerLoc": {"type": "string"}, "unset": {"type": "string"}},
+            "resources": [],
+            "outputs": {
+              "sameSub": {"type": "bool", "value": "[equals(subscription().subscriptionId, parameters('outerSub'))]"},
+              "sameLoc": {"type": "bool", "value": "[equals(resourceGroup().location, parameters('outerLoc'))]"},
+              "sameTenant": {"type": "bool", "value": "[equals(subscription().tenantId, tenant().tenantId)]"},
+              "loc": {"type": "string", "value": "[resourceGroup().location]"},
+              "unset": {"type": "string", "value": "[parameters('unset')]"}}}}}],
+      "outputs": {"o": {"type": "object", "value": "[reference('inner').outputs]"}}}"#;
+    let x = expand_text(t, None, &Context::default());
+    assert!(x.diagnostics.is_empty(), "{:?}", x.diagnostics);
+    let o = x.outputs["o"].value.to_json();
+    // Another subscription (from a parameter without value) may or may not be the outer one.
+    assert!(o["sameSub"]["value"].get("$unknown").is_some(), "{o}");
+    assert!(o["sameLoc"]["value"].get("$unknown").is_some(), "{o}");
+    assert_eq!(o["sameTenant"]["value"], json!(true));
+    assert_eq!(
+        o["loc"]["value"],
+        json!({"$symbolic": "{resourceGroup().location@inner}"})
+    );
+    assert_eq!(
+        o["unset"]["value"],
+        json!({"$symbolic": "{parameters('unset')@inner}"})
+    );
 }
 
 /// Broken expressions are findings with rule, pointer and the offending span.

@@ -3,7 +3,7 @@
 use super::ast::ExprSpan;
 use super::eval::{deep_unknown, want_array, want_int, Dispatch, Evaluator, Fault};
 use super::logic::equal;
-use crate::value::Value;
+use crate::value::{Str, TextBuilder, Value};
 
 pub(super) const SIGS: &[(&str, usize, usize)] = &[
     ("array", 1, 1),
@@ -61,17 +61,25 @@ pub(super) fn call(
                 }
                 Value::Array(out)
             } else {
-                if let Some(u) = deep_unknown(&args) {
+                let nested: Vec<Value> = args
+                    .iter()
+                    .filter(|a| !matches!(a, Value::Text(_)))
+                    .cloned()
+                    .collect();
+                if let Some(u) = deep_unknown(&nested) {
                     return Ok(Dispatch::Done(u));
                 }
-                let mut out = String::new();
+                let mut out = TextBuilder::default();
                 for a in &args {
-                    out.push_str(&super::eval::to_arm_string(a));
+                    match a {
+                        Value::Text(t) => out.push(Str::Text(t)),
+                        a => out.push_str(&super::eval::to_arm_string(a)),
+                    }
                     if out.len() > ev.engine.limits.max_string {
                         return Err(Fault::limit(span, "concat() builds too long a string"));
                     }
                 }
-                Value::String(out)
+                out.finish()
             }
         }
         "contains" => {
@@ -81,6 +89,17 @@ pub(super) fn call(
             match (container, item) {
                 (Value::Unknown(_), _) => container.clone(),
                 (_, Value::Unknown(_)) => item.clone(),
+                (Value::Text(t), Value::String(needle)) => match Str::Text(t).contains(needle) {
+                    Some(b) => Value::Bool(b),
+                    None => Value::unknown(format!("contains() of a string that {}", t.reason())),
+                },
+                (Value::Object(_), Value::Text(t))
+                | (Value::String(_) | Value::Text(_), Value::Text(t)) => {
+                    Value::unknown(format!("contains() of a string that {}", t.reason()))
+                }
+                (Value::Text(t), _) => {
+                    Value::unknown(format!("contains() of a string that {}", t.reason()))
+                }
                 (Value::String(s), i) => Value::Bool(s.contains(&super::eval::to_arm_string(i))),
                 (Value::Object(o), Value::String(k)) => {
                     Value::Bool(o.keys().any(|key| key.eq_ignore_ascii_case(k)))
@@ -117,6 +136,10 @@ pub(super) fn call(
         }
         "empty" => match args.first() {
             Some(u @ Value::Unknown(_)) => u.clone(),
+            Some(Value::Text(t)) => match t.is_empty() {
+                Some(b) => Value::Bool(b),
+                None => Value::unknown(format!("empty() of a string that {}", t.reason())),
+            },
             Some(Value::Null) => Value::Bool(true),
             Some(Value::String(s)) => Value::Bool(s.is_empty()),
             Some(Value::Array(a)) => Value::Bool(a.is_empty()),
@@ -134,6 +157,24 @@ pub(super) fn call(
         },
         "first" | "last" => match args.into_iter().next() {
             Some(u @ Value::Unknown(_)) => u,
+            Some(Value::Text(t)) => {
+                let edge = if name == "first" {
+                    t.parts().first()
+                } else {
+                    t.parts().last()
+                };
+                match edge {
+                    Some(crate::value::text::Part::Lit(s)) => {
+                        let c = if name == "first" {
+                            s.chars().next()
+                        } else {
+                            s.chars().last()
+                        };
+                        Value::String(c.map(String::from).unwrap_or_default())
+                    }
+                    _ => Value::unknown(format!("{f}() of a string that {}", t.reason())),
+                }
+            }
             Some(Value::Array(mut a)) => {
                 if name == "first" {
                     if a.is_empty() {
@@ -238,6 +279,10 @@ pub(super) fn call(
         },
         "length" => match args.first() {
             Some(u @ Value::Unknown(_)) => u.clone(),
+            Some(Value::Text(t)) => match t.len() {
+                Some(n) => Value::Int(n as i64),
+                None => Value::unknown(format!("length() of a string that {}", t.reason())),
+            },
             Some(Value::String(s)) => Value::Int(s.chars().count() as i64),
             Some(Value::Array(a)) => Value::Int(a.len() as i64),
             Some(Value::Object(o)) => Value::Int(o.len() as i64),

@@ -1,9 +1,10 @@
 //! Deployment functions: what the deployment runs in. Values the context lacks
-//! (no `--subscription-id`, ...) are Unknown, each saying which flag supplies it.
+//! (no `--subscription-id`, ...) are symbols of the deployment scope (see
+//! [`super::eval::Scope`]), each saying which flag supplies it.
 
 use super::ast::ExprSpan;
 use super::eval::{Dispatch, Evaluator, Fault};
-use crate::value::{Map, Value};
+use crate::value::{Map, TextBuilder, Value};
 
 pub(super) const SIGS: &[(&str, usize, usize)] = &[
     ("deployer", 0, 0),
@@ -15,10 +16,16 @@ pub(super) const SIGS: &[(&str, usize, usize)] = &[
     ("tenant", 0, 0),
 ];
 
-fn known(v: &Option<String>, flag: &str) -> Value {
-    match v {
-        Some(s) => Value::String(s.clone()),
-        None => Value::unknown(format!("not known without {flag}")),
+/// `prefix` + a string or symbolic value; an unknown stays unknown.
+pub(crate) fn prefixed(prefix: &str, v: &Value) -> Value {
+    match v.as_str2() {
+        Some(s) => {
+            let mut b = TextBuilder::default();
+            b.push_str(prefix);
+            b.push(s);
+            b.finish()
+        }
+        None => v.clone(),
     }
 }
 
@@ -39,30 +46,21 @@ pub(super) fn call(
     _span: ExprSpan,
 ) -> Result<Dispatch, Fault> {
     let s = &ev.frame.scope;
-    let sub = known(&s.subscription_id, "--subscription-id");
-    let sub_path = match &sub {
-        Value::String(id) => Value::String(format!("/subscriptions/{id}")),
-        u => u.clone(),
-    };
+    let sub = s.subscription_id.clone();
+    let sub_path = prefixed("/subscriptions/", &sub);
     let out = match name {
         "subscription" => obj(vec![
             ("id", sub_path),
             ("subscriptionId", sub),
-            ("tenantId", known(&s.tenant_id, "--tenant-id")),
+            ("tenantId", s.tenant_id.clone()),
             (
                 "displayName",
                 Value::unknown("the subscription's display name is read from Azure"),
             ),
         ]),
         "resourcegroup" => {
-            let rg = known(&s.resource_group, "--resource-group");
-            let id = match (&sub, &rg) {
-                (Value::String(a), Value::String(b)) => {
-                    Value::String(format!("/subscriptions/{a}/resourceGroups/{b}"))
-                }
-                (Value::Unknown(_), _) => sub.clone(),
-                _ => rg.clone(),
-            };
+            let rg = s.resource_group.clone();
+            let id = super::resource::rg_id(s).unwrap_or_else(|u| u);
             obj(vec![
                 ("id", id),
                 ("name", rg),
@@ -70,10 +68,7 @@ pub(super) fn call(
                     "type",
                     Value::String("Microsoft.Resources/resourceGroups".into()),
                 ),
-                (
-                    "location",
-                    known(&s.resource_group_location, "--resource-group-location"),
-                ),
+                ("location", s.resource_group_location.clone()),
                 ("managedBy", Value::unknown("read from Azure")),
                 (
                     "tags",
@@ -89,26 +84,17 @@ pub(super) fn call(
             ])
         }
         "tenant" => obj(vec![
-            ("tenantId", known(&s.tenant_id, "--tenant-id")),
+            ("tenantId", s.tenant_id.clone()),
             ("countryCode", Value::unknown("read from Azure")),
             ("displayName", Value::unknown("read from Azure")),
         ]),
         "deployer" => obj(vec![
-            (
-                "objectId",
-                known(&s.deployer_object_id, "--deployer-object-id"),
-            ),
-            ("tenantId", known(&s.tenant_id, "--tenant-id")),
+            ("objectId", s.deployer_object_id.clone()),
+            ("tenantId", s.tenant_id.clone()),
             ("userPrincipalName", Value::unknown("read from Azure")),
         ]),
         "deployment" => obj(vec![
-            (
-                "name",
-                match &s.deployment_name {
-                    Some(n) => Value::String(n.clone()),
-                    None => Value::unknown("the deployment name is chosen when deploying"),
-                },
-            ),
+            ("name", s.deployment_name.clone()),
             (
                 "properties",
                 obj(vec![(

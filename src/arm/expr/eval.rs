@@ -95,23 +95,40 @@ impl Default for Limits {
     }
 }
 
-/// The deployment a template is evaluated in; `None` evaluates to Unknown.
-#[derive(Debug, Clone, Default)]
+/// The deployment a template is evaluated in. Each value is a plain string when
+/// the context gives it, else a symbol of this deployment scope (see
+/// [`crate::value::Text`]): unknown, but equal to itself wherever it is used.
+#[derive(Debug, Clone)]
 pub struct Scope {
     /// Subscription ID.
-    pub subscription_id: Option<String>,
-    /// Resource group name.
-    pub resource_group: Option<String>,
+    pub subscription_id: Value,
+    /// Resource group name (`Null` where the deployment has none).
+    pub resource_group: Value,
     /// Resource group location.
-    pub resource_group_location: Option<String>,
+    pub resource_group_location: Value,
     /// Tenant ID.
-    pub tenant_id: Option<String>,
+    pub tenant_id: Value,
     /// Object ID of the deploying principal.
-    pub deployer_object_id: Option<String>,
+    pub deployer_object_id: Value,
     /// Deployment name.
-    pub deployment_name: Option<String>,
+    pub deployment_name: Value,
     /// Target scope from `$schema`: `resourceGroup`, `subscription`, `managementGroup`, `tenant`.
     pub level: String,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        let u = || Value::unknown("no deployment context");
+        Scope {
+            subscription_id: u(),
+            resource_group: u(),
+            resource_group_location: u(),
+            tenant_id: u(),
+            deployer_object_id: u(),
+            deployment_name: u(),
+            level: "resourceGroup".into(),
+        }
+    }
 }
 
 /// A JSON pointer built without allocating until it is needed (for findings).
@@ -178,6 +195,8 @@ pub struct Engine {
     // Strings not in the index (built while evaluating), keyed by address and
     // length: they live as long as the engine and never change.
     parsed: RefCell<AddrMap<ParsedExpr>>,
+    // Numbers frames and deployment scopes, so their symbols never collide.
+    next_id: Cell<u64>,
 }
 
 impl Default for Engine {
@@ -197,7 +216,15 @@ impl Engine {
             findings: RefCell::new(Vec::new()),
             index: None,
             parsed: RefCell::new(AddrMap::default()),
+            next_id: Cell::new(0),
         }
+    }
+
+    /// A new number for a frame or deployment scope (0 is the top level's).
+    pub fn next_id(&self) -> u64 {
+        let n = self.next_id.get();
+        self.next_id.set(n + 1);
+        n
     }
 
     /// The engine reading parsed expressions from `index` (the template's).
@@ -300,6 +327,14 @@ pub struct Frame<'t> {
     pub symbols: RefCell<HashMap<String, Value>>,
     /// Values of parameter names the caller supplied but the template does not declare.
     pub undeclared: Vec<String>,
+    /// Numbers this frame's symbols (parameters without a value); 0 at the top level.
+    pub id: u64,
+    /// Appended to the display of this frame's symbols: empty at the top level,
+    /// `@<deployment name>` in a nested deployment's own scope.
+    pub label: String,
+    /// Nested deployments of this template whose outputs are known: their names,
+    /// symbolic names and IDs, each with what `reference()` of it returns.
+    pub deployments: RefCell<Vec<(Value, Value)>>,
 }
 
 impl<'t> Frame<'t> {
@@ -384,6 +419,9 @@ impl<'t> Frame<'t> {
             memo: RefCell::new(HashMap::new()),
             symbols: RefCell::new(HashMap::new()),
             undeclared,
+            id: 0,
+            label: String::new(),
+            deployments: RefCell::new(Vec::new()),
         }
     }
 
@@ -665,31 +703,19 @@ impl<'e, 't> Evaluator<'e, 't> {
             _ => {}
         }
         let args = self.args(c)?;
-        let tolerant = matches!(
-            c.lname.as_ref(),
-            "createarray"
-                | "createobject"
-                | "array"
-                | "not"
-                | "equals"
-                | "empty"
-                | "length"
-                | "contains"
-                | "union"
-                | "concat"
-                | "tryget"
-                | "json"
-                | "string"
-                | "items"
-                | "first"
-                | "last"
-                | "objectkeys"
-                | "shallowmerge"
-                | "filter"
-        );
+        let tolerant = TOLERANT.contains(&c.lname.as_ref());
         if !tolerant {
             if let Some(u) = args.iter().find(|a| a.is_unknown()) {
                 return Ok(u.clone());
+            }
+            if !TEXT_AWARE.contains(&c.lname.as_ref()) {
+                if let Some(Value::Text(t)) = args.iter().find(|a| matches!(a, Value::Text(_))) {
+                    return Ok(Value::unknown(format!(
+                        "{}() of a string that {}",
+                        c.name,
+                        t.reason()
+                    )));
+                }
             }
         }
         let span = c.span;
@@ -835,6 +861,22 @@ impl<'e, 't> Evaluator<'e, 't> {
             }
             if ev.frame.nullable(slot.decl) {
                 return Value::Null;
+            }
+            let declared_type = slot
+                .decl
+                .get("type")
+                .and_then(Json::as_str)
+                .unwrap_or_default();
+            if declared_type.eq_ignore_ascii_case("string")
+                || declared_type.eq_ignore_ascii_case("securestring")
+            {
+                // The same unknown string everywhere it is used in this deployment.
+                return Value::Text(crate::value::Text::symbol(crate::value::Atom::new(
+                    format!("param:{}:{key}", ev.frame.id),
+                    format!("parameters('{}'){}", slot.name, ev.frame.label),
+                    crate::value::Shape::Any,
+                    "no value and no defaultValue",
+                )));
             }
             Value::unknown(format!(
                 "parameter '{}' has no value and no defaultValue",
@@ -1051,6 +1093,49 @@ impl<'e, 't> Evaluator<'e, 't> {
     }
 }
 
+/// Functions that look at unknown arguments themselves (ARM does not evaluate
+/// what they do not need); every other function is unknown when an argument is.
+const TOLERANT: &[&str] = &[
+    "createarray",
+    "createobject",
+    "array",
+    "not",
+    "equals",
+    "empty",
+    "length",
+    "contains",
+    "union",
+    "concat",
+    "tryget",
+    "json",
+    "string",
+    "items",
+    "first",
+    "last",
+    "objectkeys",
+    "shallowmerge",
+    "filter",
+];
+
+/// Functions that keep or decide symbolic strings (see [`crate::value::Text`]);
+/// any other function of a symbolic string is unknown.
+const TEXT_AWARE: &[&str] = &[
+    "reference",
+    "format",
+    "tolower",
+    "toupper",
+    "guid",
+    "uniquestring",
+    "split",
+    "startswith",
+    "endswith",
+    "resourceid",
+    "subscriptionresourceid",
+    "tenantresourceid",
+    "managementgroupresourceid",
+    "extensionresourceid",
+];
+
 /// How a family answers: done, or not mine (arguments handed back).
 pub enum Dispatch {
     /// The function was handled.
@@ -1133,18 +1218,20 @@ pub fn lookup<'a>(map: &'a Map, key: &str) -> Option<&'a Value> {
     get_ci(map, key)
 }
 
-/// The first nested Unknown in any of `values`, as a value.
+/// The first value in `values` (or nested in one) that is not fully known, as an
+/// Unknown saying why: for functions that need every character of their arguments.
 pub fn deep_unknown(values: &[Value]) -> Option<Value> {
     values
         .iter()
-        .find_map(Value::unknown_reason)
-        .map(Value::unknown)
+        .find_map(Value::opaque_reason)
+        .map(Value::Unknown)
 }
 
 /// ARM's string form of a value (`string()`): strings as-is, others as compact JSON.
 pub fn to_arm_string(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
+        Value::Text(t) => t.display(),
         Value::Bool(b) => if *b { "True" } else { "False" }.to_string(),
         Value::Null => String::new(),
         other => {

@@ -24,10 +24,15 @@ pub(super) const SIGS: &[(&str, usize, usize)] = &[
 ];
 
 /// Deep equality as `equals()` does it: strings case-sensitive, numbers by value,
-/// object keys case-insensitive. `None` when an unknown is involved.
+/// object keys case-insensitive. `None` when the answer depends on an unknown or
+/// on what a symbolic string stands for.
 pub fn equal(a: &Value, b: &Value) -> Option<bool> {
     match (a, b) {
         (Value::Unknown(_), _) | (_, Value::Unknown(_)) => None,
+        (Value::Text(_), _) | (_, Value::Text(_)) => match (a.as_str2(), b.as_str2()) {
+            (Some(x), Some(y)) => x.equals(y, false),
+            _ => Some(false),
+        },
         (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => {
             Some((*x as f64) == *y)
         }
@@ -69,7 +74,8 @@ pub fn equal(a: &Value, b: &Value) -> Option<bool> {
 fn truth(v: &Value, f: &str, span: ExprSpan) -> Result<Option<bool>, Fault> {
     match v {
         Value::Bool(b) => Ok(Some(*b)),
-        Value::Unknown(_) => Ok(None),
+        // A symbolic string could be "true" or "false".
+        Value::Unknown(_) | Value::Text(_) => Ok(None),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
         Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
         v => Err(Fault::invalid(
@@ -97,7 +103,10 @@ pub(super) fn lazy(ev: &Evaluator<'_, '_>, c: &Call) -> R {
                     let (x, y) = (ev.eval(a), ev.eval(b));
                     match (x, y) {
                         (Ok(x), Ok(y)) if equal(&x, &y) == Some(true) => Ok(x),
-                        _ => Ok(cv),
+                        _ => Ok(Value::unknown(format!(
+                            "if() condition is unknown: {}",
+                            cv.opaque_reason().unwrap_or_default()
+                        ))),
                     }
                 }
             }
@@ -110,7 +119,10 @@ pub(super) fn lazy(ev: &Evaluator<'_, '_>, c: &Call) -> R {
                 match truth(&v, &c.name, a.span())? {
                     Some(b) if b == stop => return Ok(Value::Bool(stop)),
                     Some(_) => {}
-                    None => unknown = unknown.or(Some(v)),
+                    None => {
+                        unknown = unknown
+                            .or_else(|| Some(Value::unknown(v.opaque_reason().unwrap_or_default())))
+                    }
                 }
             }
             Ok(unknown.unwrap_or(Value::Bool(!stop)))
@@ -187,7 +199,7 @@ pub(super) fn call(
         "false" => Value::Bool(false),
         "not" => match truth(a, f, span)? {
             Some(x) => Value::Bool(!x),
-            None => a.clone(),
+            None => Value::unknown(a.opaque_reason().unwrap_or_default()),
         },
         "bool" => match a {
             Value::Bool(x) => Value::Bool(*x),

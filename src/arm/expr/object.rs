@@ -44,6 +44,12 @@ pub(super) fn call(
                             "object key is unknown: {why}"
                         ))))
                     }
+                    Value::Text(t) => {
+                        return Ok(Dispatch::Done(Value::unknown(format!(
+                            "object key {}",
+                            t.reason()
+                        ))))
+                    }
                     k => {
                         return Err(Fault::invalid(
                             span,
@@ -57,8 +63,8 @@ pub(super) fn call(
         "json" => match args.first() {
             Some(Value::String(s)) => super::string::parse_json(s, f, span)?,
             Some(u @ Value::Unknown(_)) => u.clone(),
-            Some(v) if v.unknown_reason().is_some() => {
-                Value::unknown(v.unknown_reason().unwrap_or_default())
+            Some(v) if v.opaque_reason().is_some() => {
+                Value::Unknown(v.opaque_reason().unwrap_or_default())
             }
             Some(v) => {
                 return Err(Fault::invalid(
@@ -140,6 +146,12 @@ pub(super) fn call(
                 cur = match (&cur, k) {
                     (Value::Unknown(_), _) => return Ok(Dispatch::Done(cur)),
                     (_, Value::Unknown(_)) => return Ok(Dispatch::Done(k.clone())),
+                    (Value::Object(_), Value::Text(t)) => {
+                        return Ok(Dispatch::Done(Value::unknown(format!(
+                            "tryGet() with a key that {}",
+                            t.reason()
+                        ))))
+                    }
                     (Value::Object(o), Value::String(key)) => match get_ci(o, key) {
                         Some(v) => v.clone(),
                         None => return Ok(Dispatch::Done(Value::Null)),

@@ -2,8 +2,8 @@
 //! `list*()` need deployed state and are Unknown.
 
 use super::ast::ExprSpan;
-use super::eval::{want_str, Dispatch, Evaluator, Fault};
-use crate::value::Value;
+use super::eval::{Dispatch, Evaluator, Fault, Scope};
+use crate::value::{Str2, TextBuilder, Value};
 
 pub(super) const SIGS: &[(&str, usize, usize)] = &[
     ("extensionresourceid", 3, usize::MAX),
@@ -20,25 +20,70 @@ pub(super) const SIGS: &[(&str, usize, usize)] = &[
 /// `Microsoft.X/a/b` + names `[n1, n2]` -> `Microsoft.X/a/n1/b/n2`. Names may be
 /// given joined with `/`. Errors say what does not match.
 pub fn provider_path(resource_type: &str, names: &[&str]) -> Result<String, String> {
-    let mut segs = resource_type.split('/');
+    let names: Vec<Value> = names
+        .iter()
+        .map(|n| Value::String((*n).to_string()))
+        .collect();
+    match provider_path_of(resource_type, &names)? {
+        Value::String(s) => Ok(s),
+        other => Err(format!("unexpected name value {}", other.display())),
+    }
+}
+
+/// [`provider_path`] over names that may be symbolic: a symbol is read as (part
+/// of) one name segment, as it must be in any ID ARM accepts (see
+/// [`crate::value::Text::name_segments`]).
+pub fn provider_path_of(resource_type: &str, names: &[Value]) -> Result<Value, String> {
+    // ARM accepts a trailing `/` on the type (real quickstarts write one).
+    let mut segs = resource_type.trim_end_matches('/').split('/');
     let namespace = segs.next().unwrap_or_default();
     let types: Vec<&str> = segs.collect();
-    let names: Vec<&str> = names.iter().flat_map(|n| n.split('/')).collect();
-    if types.is_empty() || types.len() != names.len() {
+    let mut parts: Vec<Str2> = Vec::new();
+    for n in names {
+        match n {
+            Value::String(s) => parts.extend(s.split('/').map(|x| Str2::Lit(x.to_string()))),
+            Value::Text(t) => parts.extend(t.name_segments()),
+            other => {
+                return Err(format!(
+                    "a resource name must be a string, not {}",
+                    other.type_name()
+                ))
+            }
+        }
+    }
+    if types.is_empty() || types.len() != parts.len() {
         return Err(format!(
             "resource type '{resource_type}' needs {} name segment(s), got {}",
             types.len(),
-            names.len()
+            parts.len()
         ));
     }
-    let mut out = namespace.to_string();
-    for (t, n) in types.iter().zip(&names) {
-        out.push('/');
+    let mut out = TextBuilder::default();
+    out.push_str(namespace);
+    for (t, n) in types.iter().zip(&parts) {
+        out.push_str("/");
         out.push_str(t);
-        out.push('/');
-        out.push_str(n);
+        out.push_str("/");
+        out.push(n.as_str2());
     }
-    Ok(out)
+    Ok(out.finish())
+}
+
+/// `/subscriptions/{sub}/resourceGroups/{rg}` of a scope (symbolic where the
+/// context lacks the values), or the unknown that prevents it.
+pub fn rg_id(s: &Scope) -> Result<Value, Value> {
+    let (Some(sub), Some(rg)) = (s.subscription_id.as_str2(), s.resource_group.as_str2()) else {
+        return Err(match (&s.subscription_id, &s.resource_group) {
+            (u @ Value::Unknown(_), _) | (_, u @ Value::Unknown(_)) => u.clone(),
+            _ => Value::unknown("this deployment has no resource group"),
+        });
+    };
+    let mut b = TextBuilder::default();
+    b.push_str("/subscriptions/");
+    b.push(sub);
+    b.push_str("/resourceGroups/");
+    b.push(rg);
+    Ok(b.finish())
 }
 
 fn looks_like_type(s: &str) -> bool {
@@ -54,7 +99,7 @@ pub(super) fn call(
     span: ExprSpan,
 ) -> Result<Dispatch, Fault> {
     let out = match name {
-        "reference" => Value::unknown("reference() reads a deployed resource"),
+        "reference" => reference(ev, &args),
         "pickzones" => Value::unknown("pickZones() reads the region's zones from Azure"),
         "providers" => Value::unknown("providers() reads the registered providers from Azure"),
         "roledefinitions" => Value::unknown("roleDefinitions() reads role definitions from Azure"),
@@ -62,83 +107,141 @@ pub(super) fn call(
         | "subscriptionresourceid"
         | "tenantresourceid"
         | "managementgroupresourceid"
-        | "extensionresourceid" => {
-            let strs: Vec<&str> = (0..args.len())
-                .map(|i| want_str(&args, i, f, span))
-                .collect::<Result<_, _>>()?;
-            let (prefix_args, rest): (&[&str], &[&str]) = if name == "extensionresourceid" {
-                strs.split_at(1)
-            } else {
-                let at = strs.iter().position(|s| looks_like_type(s)).ok_or_else(|| {
-                    Fault::invalid(span, format!("{f}() has no resource type argument like 'Microsoft.KeyVault/vaults'"))
-                })?;
-                strs.split_at(at)
-            };
-            let (rtype, names) = rest
-                .split_first()
-                .ok_or_else(|| Fault::invalid(span, format!("{f}() needs a resource type")))?;
-            let path = provider_path(rtype, names)
-                .map_err(|m| Fault::invalid(span, format!("{f}(): {m}")))?;
-            let scope = &ev.frame.scope;
-            let sub = |given: Option<&&str>| -> Result<String, Value> {
-                match given {
-                    Some(s) => Ok((*s).to_string()),
-                    None => scope.subscription_id.clone().ok_or_else(|| {
-                        Value::unknown("resource ID needs the subscription ID (--subscription-id)")
-                    }),
-                }
-            };
-            let id = match name {
-                "extensionresourceid" => Ok(format!(
-                    "{}/providers/{path}",
-                    prefix_args
-                        .first()
-                        .copied()
-                        .unwrap_or_default()
-                        .trim_end_matches('/')
-                )),
-                "tenantresourceid" => Ok(format!("/providers/{path}")),
-                "managementgroupresourceid" => match prefix_args.first() {
-                    Some(mg) => Ok(format!(
-                        "/providers/Microsoft.Management/managementGroups/{mg}/providers/{path}"
-                    )),
-                    None => Err(Value::unknown(
-                        "management group resource IDs need the management group",
-                    )),
-                },
-                "subscriptionresourceid" => {
-                    sub(prefix_args.first()).map(|s| format!("/subscriptions/{s}/providers/{path}"))
-                }
-                _ => {
-                    let (s, rg) = match prefix_args {
-                        [] => (sub(None), scope.resource_group.clone()),
-                        [rg] => (sub(None), Some((*rg).to_string())),
-                        [s, rg, ..] => (Ok((*s).to_string()), Some((*rg).to_string())),
-                    };
-                    let at_rg = !matches!(
-                        scope.level.as_str(),
-                        "subscription" | "managementGroup" | "tenant"
-                    );
-                    match (s, rg) {
-                        (Err(u), _) => Err(u),
-                        (Ok(s), Some(rg)) => Ok(format!(
-                            "/subscriptions/{s}/resourceGroups/{rg}/providers/{path}"
-                        )),
-                        (Ok(s), None) if !at_rg => {
-                            Ok(format!("/subscriptions/{s}/providers/{path}"))
-                        }
-                        (Ok(_), None) => Err(Value::unknown(
-                            "resource ID needs the resource group (--resource-group)",
-                        )),
-                    }
-                }
-            };
-            match id {
-                Ok(id) => Value::String(id),
-                Err(u) => u,
-            }
-        }
+        | "extensionresourceid" => resource_id_call(ev, name, f, &args, span)?,
         _ => return Ok(Dispatch::Next(args)),
     };
     Ok(Dispatch::Done(out))
+}
+
+/// `reference()`: a nested deployment of this template (by name, ID or symbolic
+/// name, as ARM resolves them) gives its outputs; anything else needs deployed state.
+fn reference(ev: &Evaluator<'_, '_>, args: &[Value]) -> Value {
+    let unknown = || Value::unknown("reference() reads a deployed resource");
+    let Some(key) = args.first().and_then(Value::as_str2) else {
+        return unknown();
+    };
+    if args
+        .get(2)
+        .and_then(Value::as_str)
+        .is_some_and(|f| f.eq_ignore_ascii_case("full"))
+    {
+        return unknown();
+    }
+    let known = ev.frame.deployments.borrow();
+    known
+        .iter()
+        .find(|(k, _)| k.as_str2().and_then(|k| k.equals(key, true)) == Some(true))
+        .map_or_else(unknown, |(_, v)| v.clone())
+}
+
+/// `resourceId()` and its relatives, over plain or symbolic strings.
+fn resource_id_call(
+    ev: &Evaluator<'_, '_>,
+    name: &str,
+    f: &str,
+    args: &[Value],
+    span: ExprSpan,
+) -> Result<Value, Fault> {
+    for (i, a) in args.iter().enumerate() {
+        if a.as_str2().is_none() {
+            return Err(Fault::invalid(
+                span,
+                format!(
+                    "argument {} of {f}() must be a string, not {}",
+                    i + 1,
+                    a.type_name()
+                ),
+            ));
+        }
+    }
+    let (prefix_args, rest): (&[Value], &[Value]) = if name == "extensionresourceid" {
+        args.split_at(1)
+    } else {
+        let at = args
+            .iter()
+            .position(|a| a.as_str().is_some_and(looks_like_type))
+            .ok_or_else(|| {
+                Fault::invalid(
+                    span,
+                    format!("{f}() has no resource type argument like 'Microsoft.KeyVault/vaults'"),
+                )
+            })?;
+        args.split_at(at)
+    };
+    let (rtype, names) = rest
+        .split_first()
+        .ok_or_else(|| Fault::invalid(span, format!("{f}() needs a resource type")))?;
+    let Some(rtype) = rtype.as_str() else {
+        return Ok(Value::unknown(format!(
+            "the resource type of {f}() is not known before deployment"
+        )));
+    };
+    let path =
+        provider_path_of(rtype, names).map_err(|m| Fault::invalid(span, format!("{f}(): {m}")))?;
+    let path = path.as_str2().unwrap_or(crate::value::Str::Lit(""));
+    let scope = &ev.frame.scope;
+    let mut b = TextBuilder::default();
+    let push = |b: &mut TextBuilder, v: &Value| {
+        if let Some(s) = v.as_str2() {
+            b.push(s);
+        }
+    };
+    match name {
+        "extensionresourceid" => {
+            let base = prefix_args.first().cloned().unwrap_or(Value::Null);
+            match &base {
+                Value::String(s) => b.push_str(s.trim_end_matches('/')),
+                other => push(&mut b, other),
+            }
+        }
+        "tenantresourceid" => {}
+        "managementgroupresourceid" => match prefix_args.first() {
+            Some(mg) => {
+                b.push_str("/providers/Microsoft.Management/managementGroups/");
+                push(&mut b, mg);
+            }
+            None => {
+                return Ok(Value::unknown(
+                    "management group resource IDs need the management group",
+                ))
+            }
+        },
+        "subscriptionresourceid" => {
+            let sub = prefix_args.first().unwrap_or(&scope.subscription_id);
+            if sub.as_str2().is_none() {
+                return Ok(sub.clone());
+            }
+            b.push_str("/subscriptions/");
+            push(&mut b, sub);
+        }
+        _ => {
+            let (sub, rg) = match prefix_args {
+                [] => (&scope.subscription_id, Some(&scope.resource_group)),
+                [rg] => (&scope.subscription_id, Some(rg)),
+                [s, rg, ..] => (s, Some(rg)),
+            };
+            let at_rg = !matches!(
+                scope.level.as_str(),
+                "subscription" | "managementGroup" | "tenant"
+            );
+            let rg = rg.filter(|r| !matches!(r, Value::Null) && (at_rg || !prefix_args.is_empty()));
+            if sub.as_str2().is_none() {
+                return Ok(sub.clone());
+            }
+            b.push_str("/subscriptions/");
+            push(&mut b, sub);
+            match rg {
+                Some(rg) if rg.as_str2().is_some() => {
+                    b.push_str("/resourceGroups/");
+                    push(&mut b, rg);
+                }
+                Some(u @ Value::Unknown(_)) => return Ok(u.clone()),
+                Some(_) => return Ok(Value::unknown("resource ID needs the resource group")),
+                None => {}
+            }
+        }
+    }
+    b.push_str("/providers/");
+    b.push(path);
+    Ok(b.finish())
 }

@@ -2,7 +2,7 @@
 
 use super::ast::ExprSpan;
 use super::eval::{deep_unknown, to_arm_string, want_int, want_str, Dispatch, Evaluator, Fault};
-use crate::value::Value;
+use crate::value::{Atom, Shape, Str, Text, TextBuilder, Value};
 use base64::Engine as _;
 
 pub(super) const SIGS: &[(&str, usize, usize)] = &[
@@ -65,21 +65,49 @@ pub(super) fn call(
                 )
             }
         }
-        "endswith" => Value::Bool(s(0)?.to_lowercase().ends_with(&s(1)?.to_lowercase())),
-        "startswith" => Value::Bool(s(0)?.to_lowercase().starts_with(&s(1)?.to_lowercase())),
+        "endswith" | "startswith" => {
+            let end = name == "endswith";
+            match (args.first().and_then(Value::as_str2), args.get(1)) {
+                (Some(text @ Str::Text(_)), Some(Value::String(affix))) => {
+                    match text.has_affix(affix, end) {
+                        Some(b) => Value::Bool(b),
+                        None => Value::unknown(format!(
+                            "{f}() of a string that {}",
+                            args.first()
+                                .and_then(Value::opaque_reason)
+                                .unwrap_or_default()
+                        )),
+                    }
+                }
+                (_, Some(Value::Text(t))) | (Some(Str::Text(t)), _) => {
+                    Value::unknown(format!("{f}() of a string that {}", t.reason()))
+                }
+                _ if end => Value::Bool(s(0)?.to_lowercase().ends_with(&s(1)?.to_lowercase())),
+                _ => Value::Bool(s(0)?.to_lowercase().starts_with(&s(1)?.to_lowercase())),
+            }
+        }
         "format" => {
-            if let Some(u) = deep_unknown(&args) {
+            let rest = args.get(1..).unwrap_or_default();
+            let nested: Vec<Value> = rest
+                .iter()
+                .filter(|a| !matches!(a, Value::Text(_)))
+                .cloned()
+                .collect();
+            if let Some(u) = deep_unknown(&nested) {
                 return Ok(Dispatch::Done(u));
             }
-            Value::String(format_net(s(0)?, args.get(1..).unwrap_or_default(), span)?)
+            format_net(s(0)?, rest, span)?
         }
-        "guid" => {
+        "guid" | "uniquestring" => {
+            if args.iter().any(|a| matches!(a, Value::Text(_))) {
+                return Ok(Dispatch::Done(derived_symbol(name, f, &args, span)?));
+            }
             let parts = strings(&args, f, span)?;
-            Value::String(guid(&parts))
-        }
-        "uniquestring" => {
-            let parts = strings(&args, f, span)?;
-            Value::String(unique_string(&parts))
+            if name == "guid" {
+                Value::String(guid(&parts))
+            } else {
+                Value::String(unique_string(&parts))
+            }
         }
         "newguid" => Value::unknown("newGuid() is different on every deployment"),
         "padleft" => {
@@ -126,7 +154,6 @@ pub(super) fn call(
             Value::String(text.replace(from, to))
         }
         "split" => {
-            let text = s(0)?;
             let delims: Vec<String> = match args.get(1) {
                 Some(Value::String(d)) => vec![d.clone()],
                 Some(Value::Array(a)) => a.iter().map(to_arm_string).collect(),
@@ -137,6 +164,16 @@ pub(super) fn call(
                     ))
                 }
             };
+            if let Some(Value::Text(t)) = args.first() {
+                return Ok(Dispatch::Done(match t.split(&delims) {
+                    Some(parts) => Value::Array(parts),
+                    None => Value::unknown(format!(
+                        "split() of a string that {}, which may hold the delimiter",
+                        t.reason()
+                    )),
+                }));
+            }
+            let text = s(0)?;
             Value::Array(
                 split_any(text, &delims)
                     .into_iter()
@@ -145,6 +182,9 @@ pub(super) fn call(
             )
         }
         "string" => {
+            if let Some(t @ Value::Text(_)) = args.first() {
+                return Ok(Dispatch::Done(t.clone()));
+            }
             if let Some(u) = deep_unknown(&args) {
                 return Ok(Dispatch::Done(u));
             }
@@ -180,8 +220,11 @@ pub(super) fn call(
                     .collect(),
             )
         }
-        "tolower" => Value::String(s(0)?.to_lowercase()),
-        "toupper" => Value::String(s(0)?.to_uppercase()),
+        "tolower" | "toupper" => match args.first() {
+            Some(Value::Text(t)) => Value::Text(t.with_case(name == "toupper")),
+            _ if name == "tolower" => Value::String(s(0)?.to_lowercase()),
+            _ => Value::String(s(0)?.to_uppercase()),
+        },
         "trim" => Value::String(s(0)?.trim().to_string()),
         "uri" => Value::String(uri_join(s(0)?, s(1)?)),
         "uricomponent" => {
@@ -273,6 +316,51 @@ fn from_ast(v: &jsonc_parser::ast::Value<'_>, depth: usize) -> Value {
     }
 }
 
+/// `guid()` or `uniqueString()` of symbolic strings: a symbol of its own, equal to
+/// every call with the same arguments (the functions are deterministic).
+fn derived_symbol(name: &str, f: &str, args: &[Value], span: ExprSpan) -> Result<Value, Fault> {
+    let mut key = format!("{name}(");
+    let mut shown = Vec::with_capacity(args.len());
+    for a in args {
+        match a {
+            Value::String(s) => {
+                key.push_str(&format!("L{}:{s},", s.len()));
+                shown.push(format!("'{}'", s.replace('\'', "''")));
+            }
+            Value::Text(t) => {
+                key.push_str(&format!("T{},", t.canonical()));
+                shown.push(t.display());
+            }
+            v => {
+                return Err(Fault::invalid(
+                    span,
+                    format!("{f}() takes strings, not {}", v.type_name()),
+                ))
+            }
+        }
+    }
+    key.push(')');
+    let shape = if name == "guid" {
+        Shape::Guid
+    } else {
+        Shape::Unique
+    };
+    let why = args
+        .iter()
+        .filter_map(|a| match a {
+            Value::Text(t) => Some(t.reason()),
+            _ => None,
+        })
+        .next()
+        .unwrap_or_default();
+    Ok(Value::Text(Text::symbol(Atom::new(
+        key,
+        format!("{f}({})", shown.join(", ")),
+        shape,
+        why,
+    ))))
+}
+
 fn strings(args: &[Value], f: &str, span: ExprSpan) -> Result<Vec<String>, Fault> {
     args.iter()
         .map(|a| match a {
@@ -329,18 +417,18 @@ fn uri_join(base: &str, rel: &str) -> String {
 }
 
 /// .NET composite formatting as `format()` uses it: `{0}`, `{1:N0}`, `{0:D3}`, `{{`/`}}`.
-fn format_net(fmt: &str, args: &[Value], span: ExprSpan) -> Result<String, Fault> {
-    let mut out = String::new();
+fn format_net(fmt: &str, args: &[Value], span: ExprSpan) -> Result<Value, Fault> {
+    let mut out = TextBuilder::default();
     let mut chars = fmt.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '{' if chars.peek() == Some(&'{') => {
                 chars.next();
-                out.push('{');
+                out.push_char('{');
             }
             '}' if chars.peek() == Some(&'}') => {
                 chars.next();
-                out.push('}');
+                out.push_char('}');
             }
             '{' => {
                 let mut spec = String::new();
@@ -361,12 +449,22 @@ fn format_net(fmt: &str, args: &[Value], span: ExprSpan) -> Result<String, Fault
                         format!("format(): no argument for placeholder {{{i}}}"),
                     )
                 })?;
-                out.push_str(&format_one(v, fmtspec));
+                match v {
+                    // A symbolic string goes in as it is; a number format of it is unknown.
+                    Value::Text(t) if fmtspec.is_empty() => out.push(Str::Text(t)),
+                    Value::Text(t) => {
+                        return Ok(Value::unknown(format!(
+                            "format() of a string that {}",
+                            t.reason()
+                        )))
+                    }
+                    v => out.push_str(&format_one(v, fmtspec)),
+                }
             }
-            c => out.push(c),
+            c => out.push_char(c),
         }
     }
-    Ok(out)
+    Ok(out.finish())
 }
 
 fn format_one(v: &Value, spec: &str) -> String {

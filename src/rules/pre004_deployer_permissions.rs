@@ -36,7 +36,10 @@
 //! data-plane role such as Key Vault Crypto Officer neither grants it nor is
 //! needed for it, even in the RBAC permission model.
 //!
-//! A role assigned on a resource below the vault (a key) is not read; a scope
+//! A condition on a role assignment (Role Based Access Control Administrator is
+//! often given one that limits which roles it may assign) does not appear in the
+//! permission list and is not checked. A role assigned on a resource below the
+//! vault (a key) is not read; a scope
 //! above the resource group (the subscription) is judged by the resource group's
 //! permissions, which can only over-state what holds above it: such a grant is a
 //! note, a lack an error.

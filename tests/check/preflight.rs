@@ -731,6 +731,14 @@ fn the_failing_case_of_the_readme() {
     insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!("preflight_text_report", out.stdout);
     });
+    // The README's "Before you deploy" shows this very output.
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(
+        readme.contains(&out.stdout),
+        "README.md's preflight sample differs from the output:\n{}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -239,6 +239,14 @@ pub fn targets(dep: &Deployment, ctx: &DeployContext) -> (Targets, Vec<String>) 
             subscription,
         });
     }
+    // A vault the template declares `existing` gets keys and role assignments:
+    // roles granted on it (or its group) count for those.
+    for vault in dep.existing.iter().filter(|r| r.kind == Kind::Vault) {
+        if let Some(id) = vault.id.as_str().filter(|id| readable_scope(id)) {
+            permission_scopes.extend(resource_group_of(id));
+            permission_scopes.push(tidy_scope(id));
+        }
+    }
     for ra in dep.role_assignments() {
         let Some(scope) = ra.id.as_str().and_then(assignment_scope) else {
             continue;
@@ -311,4 +319,89 @@ pub fn state_json(p: &Preflight) -> Json {
         return Json::Object(with_version);
     }
     j
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::testing::res;
+    use crate::value::Value;
+    use serde_json::json;
+
+    const RG: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg";
+
+    fn ctx() -> DeployContext {
+        DeployContext {
+            subscription_id: "00000000-0000-0000-0000-000000000000".into(),
+            resource_group: "rg".into(),
+            resource_group_id: RG.into(),
+            resource_group_location: "eastus".into(),
+            ..DeployContext::default()
+        }
+    }
+
+    fn with_id(mut r: crate::model::Resource, id: &str) -> crate::model::Resource {
+        r.id = Value::String(id.into());
+        r
+    }
+
+    #[test]
+    fn targets_read_each_scope_once_and_within_bounds() {
+        let other = "/subscriptions/11111111-0000-0000-0000-000000000000/resourceGroups/Other";
+        let mut dep = Deployment::default();
+        dep.resources.push(with_id(
+            res(Kind::Vault, 0, json!({"name": "kv1"})),
+            &format!("{RG}/providers/Microsoft.KeyVault/vaults/kv1"),
+        ));
+        // The same vault again, spelt otherwise: read once.
+        dep.resources.push(with_id(
+            res(Kind::Vault, 1, json!({"name": "KV1"})),
+            &format!(
+                "{}/providers/microsoft.keyvault/vaults/KV1",
+                RG.to_uppercase()
+                    .replace("/SUBSCRIPTIONS/", "/subscriptions/")
+            ),
+        ));
+        dep.resources
+            .push(res(Kind::Vault, 2, json!({"name": "not--valid"})));
+        dep.resources.push(with_id(
+            res(Kind::RoleAssignment, 3, json!({"name": "ra"})),
+            &format!("{other}/providers/Microsoft.KeyVault/vaults/kv2/providers/Microsoft.Authorization/roleAssignments/ra"),
+        ));
+        dep.existing.push(with_id(
+            res(Kind::Vault, 4, json!({"name": "kv2"})),
+            &format!("{other}/providers/Microsoft.KeyVault/vaults/kv2"),
+        ));
+        let (t, not_read) = targets(&dep, &ctx());
+        assert_eq!(t.vaults.len(), 1);
+        assert_eq!(
+            t.vaults[0].subscription,
+            "00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(
+            t.assignment_scopes,
+            [format!("{other}/providers/Microsoft.KeyVault/vaults/kv2")]
+        );
+        assert_eq!(
+            t.permission_scopes,
+            [
+                RG.to_string(),
+                format!("{RG}/providers/Microsoft.KeyVault/vaults/kv1"),
+                other.to_string(),
+                format!("{other}/providers/Microsoft.KeyVault/vaults/kv2"),
+            ]
+        );
+        assert_eq!(not_read.len(), 1, "{not_read:?}");
+        assert!(not_read[0].contains("not--valid"));
+
+        let mut many = Deployment::default();
+        for i in 0..MAX_VAULTS + 2 {
+            many.resources
+                .push(res(Kind::Vault, i, json!({"name": format!("kv{i}")})));
+        }
+        let (t, not_read) = targets(&many, &ctx());
+        assert_eq!(t.vaults.len(), MAX_VAULTS);
+        assert_eq!(not_read.len(), 2);
+        assert!(t.permission_scopes.len() <= MAX_SCOPES);
+    }
 }

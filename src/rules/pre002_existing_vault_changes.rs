@@ -30,8 +30,8 @@
 //!
 //! ## How to fix
 //! Write the vault's current settings into the template (or its parameters) so
-//! the deployment keeps them, or render with `--existing-vault` so the template
-//! declares only the key and the role assignments. Accept the warning only for
+//! the deployment keeps them, or declare the vault `existing` so the template
+//! adds only the key and the role assignments. Accept the warning only for
 //! changes you intend. Purge protection and soft delete stay on: remove the
 //! `false`. For another location, use another vault name.
 //!
@@ -203,6 +203,9 @@ fn changes(vault: &Resource, current: &Value) -> Vec<Change> {
                     // Said plainly: this is the change people do not expect.
                     text.push_str(": this opens the firewall");
                 }
+                if property == "soft-delete retention" {
+                    text.push_str(" (set when a vault is created: Azure may refuse the change)");
+                }
                 out.push(Change {
                     property,
                     text,
@@ -346,6 +349,41 @@ mod tests {
         let open = Value::from(&json!({"defaultAction": "Allow", "ipRules": []}));
         assert_eq!(firewall(Some(&open)), firewall(None));
         assert!(opens(None) && !opens(Some(&a)));
+    }
+
+    #[test]
+    fn only_known_differences_are_changes() {
+        let mut vault = crate::model::testing::res(
+            crate::model::Kind::Vault,
+            0,
+            json!({"name": "kv", "tags": {},
+                   "properties": {"sku": {"name": "Standard"}, "enableRbacAuthorization": true}}),
+        );
+        if let Value::Object(p) = &mut vault.body {
+            if let Some(Value::Object(props)) = p.get_mut("properties") {
+                props.insert(
+                    "publicNetworkAccess".into(),
+                    Value::unknown("reference() reads a deployed resource"),
+                );
+            }
+        }
+        let current = Value::from(&json!({"tags": {"a": "b"},
+            "properties": {"sku": {"name": "standard"}, "enableRbacAuthorization": true,
+                           "publicNetworkAccess": "Disabled", "softDeleteRetentionInDays": 30}}));
+        let found: Vec<String> = changes(&vault, &current)
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        // SKU differs only in case; public access is unknown until deployment; the
+        // template leaves the retention out, so Azure's default (90) applies.
+        assert_eq!(
+            found,
+            [
+                "soft-delete retention: 30 days → 90 days (set when a vault is created: Azure \
+                 may refuse the change)",
+                "tags: {a=b} → none"
+            ]
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ enum Command {
     Validate(ValidateArgs),
     /// Print what a deployment of the template would create, as JSON.
     Expand(ExpandArgs),
-    /// Before deploying: validate a template with the real context and report what would fail against what exists in Azure (reads only).
+    /// Before deploying: check a template against what already exists in Azure (reads only).
     Preflight(Box<PreflightArgs>),
 }
 

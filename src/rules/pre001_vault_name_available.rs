@@ -166,7 +166,8 @@ pub fn check(input: &PreflightInput<'_>, out: &mut Vec<Diagnostic>) {
             format!(
                 "Key Vault name '{name}' is already taken ({arm_says}) and no vault of that name \
                  is in resource group '{}': vault names are global, so another resource group, \
-                 subscription or tenant holds it; choose another name",
+                 subscription or tenant holds it (perhaps as a soft-deleted vault); choose \
+                 another name",
                 ctx.resource_group
             ),
         ));

@@ -18,7 +18,7 @@ fn main() {
                 continue;
             };
             let is_rule = id.len() == 6
-                && (id.starts_with("arm") || id.starts_with("cmk"))
+                && (id.starts_with("arm") || id.starts_with("cmk") || id.starts_with("pre"))
                 && id[3..].bytes().all(|b| b.is_ascii_digit());
             if !is_rule {
                 continue;

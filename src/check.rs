@@ -63,33 +63,45 @@ pub fn parse_timeout(s: &str) -> Result<Duration, Error> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Checks `--subscription` (check and preflight): it goes into ARM paths.
+pub fn check_subscription(subscription: &str) -> Result<(), Error> {
+    // Subscription IDs include the nil GUID (test tenants, the REST examples),
+    // so `params::ObjectId`, which refuses it, is not the check here; the
+    // 36-character form is the only one ARM paths take.
+    if subscription.len() != 36 || uuid::Uuid::try_parse(subscription).is_err() {
+        return Err(invalid(
+            "--subscription",
+            subscription,
+            "must be a subscription ID (GUID)",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `--resource-group` (check and preflight) against ARM's naming rules.
+pub fn check_resource_group(resource_group: &str) -> Result<(), Error> {
+    let ok = !resource_group.is_empty()
+        && resource_group.len() <= 90
+        && !resource_group.ends_with('.')
+        && resource_group
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.()".contains(c));
+    if !ok {
+        return Err(invalid(
+            "--resource-group",
+            resource_group,
+            "1-90 letters, digits, '-', '_', '.', '(', ')', not ending with '.'",
+        ));
+    }
+    Ok(())
+}
+
 impl CheckOptions {
     /// Checks names and IDs before anything is sent (exit 2 with the flag named).
     pub fn validate(&self) -> Result<(), Error> {
         let t = &self.target;
-        // Subscription IDs include the nil GUID (test tenants, the REST examples),
-        // so `params::ObjectId`, which refuses it, is not the check here; the
-        // 36-character form is the only one ARM paths take.
-        if t.subscription.len() != 36 || uuid::Uuid::try_parse(&t.subscription).is_err() {
-            return Err(invalid(
-                "--subscription",
-                &t.subscription,
-                "must be a subscription ID (GUID)",
-            ));
-        }
-        let rg_ok = !t.resource_group.is_empty()
-            && t.resource_group.len() <= 90
-            && !t.resource_group.ends_with('.')
-            && t.resource_group
-                .chars()
-                .all(|c| c.is_alphanumeric() || "-_.()".contains(c));
-        if !rg_ok {
-            return Err(invalid(
-                "--resource-group",
-                &t.resource_group,
-                "1-90 letters, digits, '-', '_', '.', '(', ')', not ending with '.'",
-            ));
-        }
+        check_subscription(&t.subscription)?;
+        check_resource_group(&t.resource_group)?;
         if let Some(v) = &t.vault {
             VaultName::parse("--vault", v)?;
         }

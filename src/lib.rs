@@ -5,6 +5,7 @@
 //! - render:   params -> templates/*.hbs -> ARM JSON -> self-check -> files
 //! - validate: file -> arm::json -> arm::schema -> arm::expand -> model -> rules -> report
 //! - check:    azure -> model -> rules -> report
+//! - preflight: azure context -> validate pipeline -> azure reads -> PRE rules -> report
 
 pub mod arm;
 pub mod azure;
@@ -13,6 +14,7 @@ pub mod diag;
 pub mod error;
 pub mod model;
 pub mod params;
+pub mod preflight;
 pub mod render;
 pub mod report;
 pub mod rules;

@@ -33,6 +33,8 @@ enum Command {
     Validate(ValidateArgs),
     /// Print what a deployment of the template would create, as JSON.
     Expand(ExpandArgs),
+    /// Before deploying: check a template against what already exists in Azure (reads only).
+    Preflight(Box<PreflightArgs>),
 }
 
 /// `render` flags (CLI.md); every value can also come from `--params`.
@@ -262,6 +264,80 @@ fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     Ok(cmek_arm::report::exit_code(&findings, args.report.fail_on))
 }
 
+/// `cmek-arm preflight` flags (CLI.md).
+#[derive(Args)]
+struct PreflightArgs {
+    /// The ARM template to deploy (JSON, comments allowed).
+    #[arg(value_name = "TEMPLATE")]
+    template: PathBuf,
+    /// ARM parameters file, as the deployment will use it.
+    #[arg(long, value_name = "FILE")]
+    parameters: Option<PathBuf>,
+    /// Subscription ID to deploy into.
+    #[arg(long, value_name = "GUID")]
+    subscription: String,
+    /// Resource group to deploy into (it must exist; its location is resourceGroup().location).
+    #[arg(long, value_name = "NAME")]
+    resource_group: String,
+    /// Deployment name, for deployment().name [default: the template's file name without extension, as az uses].
+    #[arg(long, value_name = "NAME")]
+    deployment_name: Option<String>,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Print what was read (context, template resources, vaults, role assignments, permissions) as JSON instead of the report.
+    #[arg(long)]
+    show_state: bool,
+    /// Per-request timeout in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "30")]
+    timeout: String,
+    /// Cloud: public, usgov or china.
+    #[arg(long, value_name = "CLOUD", default_value = "public")]
+    cloud: String,
+    /// Azure Resource Manager endpoint (http only on loopback).
+    #[arg(long, value_name = "URL")]
+    arm_endpoint: Option<String>,
+    /// Credential source: default (environment, then Azure CLI, then managed identity), env, cli, managed-identity.
+    #[arg(long, value_name = "SOURCE", default_value = "default")]
+    auth: String,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+/// Runs `preflight`: context from Azure, validate, reads, rules, report; exit
+/// 0/1 per `--fail-on`, 3 when Azure could not be read. Every flag and file is
+/// checked before the first request.
+fn run_preflight(args: &PreflightArgs) -> anyhow::Result<u8> {
+    let opts = cmek_arm::preflight::PreflightOptions {
+        template: args.template.clone(),
+        parameters: args.parameters.clone(),
+        subscription: args.subscription.clone(),
+        resource_group: args.resource_group.clone(),
+        deployment_name: args.deployment_name.clone(),
+        auth: args.auth.parse()?,
+        cloud: args.cloud.parse()?,
+        arm_endpoint: args.arm_endpoint.clone(),
+        timeout: cmek_arm::check::parse_timeout(&args.timeout)?,
+        flags: args.rules.flags(None),
+    };
+    let result = cmek_arm::preflight::run(&opts)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.show_state {
+        let text = serde_json::to_string_pretty(&cmek_arm::preflight::state_json(&result))?;
+        std::io::Write::write_all(&mut out, format!("{text}\n").as_bytes())?;
+        std::io::Write::flush(&mut out)?;
+        return Ok(0);
+    }
+    cmek_arm::report::write(
+        &result.outcome.diagnostics,
+        &result.outcome.sources,
+        args.report.format,
+        cmek_arm::report::use_color(),
+        &mut out,
+    )?;
+    Ok(result.outcome.exit_code(args.report.fail_on))
+}
+
 #[derive(Args)]
 struct ValidateArgs {
     /// ARM template files (JSON, comments allowed).
@@ -434,6 +510,7 @@ fn main() -> ExitCode {
             .map_err(Into::into),
         Command::Validate(args) => run_validate(args),
         Command::Expand(args) => run_expand(&args),
+        Command::Preflight(args) => run_preflight(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

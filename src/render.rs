@@ -524,6 +524,18 @@ pub fn az_command(dir: &Path) -> String {
     )
 }
 
+/// The `cmek-arm preflight` command for files in `dir`: what to run before
+/// [`az_command`], against the subscription and resource group it will deploy to.
+pub fn preflight_command(dir: &Path) -> String {
+    let template = dir.join(TEMPLATE_FILE);
+    let params = dir.join(PARAMETERS_FILE);
+    format!(
+        "cmek-arm preflight {} --parameters {} --subscription <subscription-id> --resource-group <resource-group>",
+        shell_quote(&template.to_string_lossy()),
+        shell_quote(&params.to_string_lossy()),
+    )
+}
+
 /// Checks a `--base-url`: the portal fetches the files itself, so it must be an
 /// absolute `https://` (or `http://`) URL.
 pub fn check_base_url(url: &str) -> Result<()> {
@@ -591,7 +603,8 @@ pub fn deploy_instructions(dir: &Path, region: &str, base_url: Option<&str>) -> 
         "Deploy from the portal: host azuredeploy.json and createUiDefinition.json at a public URL\n(or pass --base-url URL to get complete links), then open"
     };
     format!(
-        "Deploy with the Azure CLI (the resource group must exist, e.g. `az group create --name <resource-group> --location {region}`):\n  {}\n\n{hosting}\n  {plain}\nor, with the guided form:\n  {with_form}\n",
+        "Check before deploying (reads Azure, changes nothing; the resource group must exist, e.g. `az group create --name <resource-group> --location {region}`):\n  {}\n\nDeploy with the Azure CLI:\n  {}\n\n{hosting}\n  {plain}\nor, with the guided form:\n  {with_form}\n",
+        preflight_command(dir),
         az_command(dir)
     )
 }
@@ -844,6 +857,16 @@ mod tests {
             az_command(Path::new("my out")),
             "az deployment group create --resource-group <resource-group> --template-file 'my out/azuredeploy.json' --parameters '@my out/azuredeploy.parameters.json'"
         );
+        assert_eq!(
+            preflight_command(Path::new("my out")),
+            "cmek-arm preflight 'my out/azuredeploy.json' --parameters 'my out/azuredeploy.parameters.json' --subscription <subscription-id> --resource-group <resource-group>"
+        );
+        let text = deploy_instructions(Path::new("out"), "eastus", None);
+        let (check, deploy) = (
+            text.find("cmek-arm preflight").unwrap(),
+            text.find("az deployment group create").unwrap(),
+        );
+        assert!(check < deploy, "preflight comes first:\n{text}");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
 }

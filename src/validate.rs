@@ -104,21 +104,42 @@ pub fn validate(
 
 /// Reads and checks every template; `Err` only for invocation problems.
 pub fn run(templates: &[PathBuf], options: &Options) -> crate::Result<Outcome> {
+    let settings = Settings::from_flags(&options.flags)?;
+    Ok(collect(templates, options, &settings)?.finish(&settings, Vec::new()))
+}
+
+/// What the pipeline found before suppressions and levels are applied: `preflight`
+/// adds its own findings and then finishes the run the same way `validate` does.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Findings at their rules' default levels, unsorted.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The model of every template, merged.
+    pub deployment: Deployment,
+    /// Every file read, with its text.
+    pub sources: Sources,
+}
+
+/// Reads and checks every template with `settings`, up to (not including)
+/// `Settings::apply`; `Err` only for invocation problems.
+pub fn collect(
+    templates: &[PathBuf],
+    options: &Options,
+    settings: &Settings,
+) -> crate::Result<Collected> {
     if templates.is_empty() {
         return Err(Error::Usage("no TEMPLATE given".into()));
     }
-    let settings = Settings::from_flags(&options.flags)?;
     let schemas = options
         .schema_dir
         .as_deref()
         .map(AzureSchemas::open)
         .transpose()?;
     let analysis = Analysis {
-        settings: &settings,
+        settings,
         context: &options.context,
         schemas: schemas.as_ref(),
     };
-
     let mut diagnostics = Vec::new();
     let mut sources = Sources::new();
     let parameters = match &options.parameters {
@@ -192,31 +213,48 @@ pub fn run(templates: &[PathBuf], options: &Options) -> crate::Result<Outcome> {
     if let Some(doc) = parameters {
         sources.insert(doc.file.clone(), doc.text);
     }
-
-    // Suppressions and profile levels, once over every finding of the run, so a
-    // suppression that matches nothing anywhere is reported (CMK018).
-    settings.apply(&mut diagnostics, Some(&deployment));
-    report::sort(&mut diagnostics, &sources);
-    diagnostics.dedup();
-    // Keep texts only where a finding (or label) points.
-    let mut wanted = std::collections::BTreeSet::new();
-    for d in &diagnostics {
-        for loc in std::iter::once(&d.location).chain(d.labels.iter().map(|l| &l.location)) {
-            if let Location::File { file, .. } = loc {
-                wanted.insert(file.clone());
-            }
-        }
-    }
-    for (name, text) in sources.iter_mut() {
-        if !wanted.contains(name) {
-            text.clear();
-            text.shrink_to_fit();
-        }
-    }
-    Ok(Outcome {
+    Ok(Collected {
         diagnostics,
+        deployment,
         sources,
     })
+}
+
+impl Collected {
+    /// Adds `extra` findings, then applies suppressions and profile levels once over
+    /// every finding of the run (so a suppression that matches nothing anywhere is
+    /// reported, CMK018), sorts, and keeps only the texts findings point into.
+    pub fn finish(self, settings: &Settings, extra: Vec<Diagnostic>) -> Outcome {
+        let Collected {
+            mut diagnostics,
+            deployment,
+            mut sources,
+        } = self;
+        diagnostics.extend(extra);
+
+        settings.apply(&mut diagnostics, Some(&deployment));
+        report::sort(&mut diagnostics, &sources);
+        diagnostics.dedup();
+        // Keep texts only where a finding (or label) points.
+        let mut wanted = std::collections::BTreeSet::new();
+        for d in &diagnostics {
+            for loc in std::iter::once(&d.location).chain(d.labels.iter().map(|l| &l.location)) {
+                if let Location::File { file, .. } = loc {
+                    wanted.insert(file.clone());
+                }
+            }
+        }
+        for (name, text) in sources.iter_mut() {
+            if !wanted.contains(name) {
+                text.clear();
+                text.shrink_to_fit();
+            }
+        }
+        Outcome {
+            diagnostics,
+            sources,
+        }
+    }
 }
 
 /// What [`analyse`] needs besides the files: the same for every template of a run.

@@ -157,6 +157,13 @@ impl HttpReader {
         Ok(got)
     }
 
+    /// Who the token for `api` was issued to (its JWT claims, for `preflight`'s
+    /// `deployer().objectId`); only the parsed IDs leave, never the token.
+    pub(crate) async fn caller_of(&self, api: Api) -> Result<super::preflight::Caller, CallError> {
+        let token = self.token(api).await?;
+        Ok(super::preflight::caller_from_jwt(token.secret()))
+    }
+
     async fn attempt(&self, call: &Call, token: &Secret) -> Result<(Reply, Headers), CallError> {
         let host = host_of(&call.url);
         let method = match call.method {

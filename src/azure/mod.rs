@@ -7,10 +7,12 @@
 //! - [`http`]: the real reader: one token per API, retries, per-request timeout.
 //! - [`reader`]: what `check` reads (vault, key, role assignments, Graph, ...).
 //! - [`probe`]: the data-plane wrap/unwrap round trip.
+//! - [`preflight`]: what `preflight` reads before a deployment (never writes).
 
 pub mod credentials;
 pub mod endpoints;
 pub mod http;
+pub mod preflight;
 pub mod probe;
 pub mod reader;
 
@@ -40,12 +42,13 @@ impl Api {
     }
 }
 
-/// HTTP method of a call (`check` only reads, except the probe's POSTs).
+/// HTTP method of a call: reads only (the probe's POSTs and `preflight`'s
+/// `checkNameAvailability` are POSTs that change nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     /// GET.
     Get,
-    /// POST (wrapKey/unwrapKey only).
+    /// POST (wrapKey/unwrapKey, checkNameAvailability only).
     Post,
 }
 

@@ -156,7 +156,7 @@ pub(crate) fn join(base: &Url, path: &str, query: &[(&str, &str)]) -> Result<Url
 }
 
 /// Parses a JSON body, or says which call returned something unusable.
-fn json_of(what: &str, call: &Call, reply: &Reply) -> Result<Json, Error> {
+pub(crate) fn json_of(what: &str, call: &Call, reply: &Reply) -> Result<Json, Error> {
     serde_json::from_slice(&reply.body).map_err(|e| {
         Error::Azure(format!(
             "{what}: {} returned a body that is not JSON ({e}); Azure or a proxy answered \
@@ -167,7 +167,7 @@ fn json_of(what: &str, call: &Call, reply: &Reply) -> Result<Json, Error> {
 }
 
 /// Maps a non-success reply to the exit-3 error that says what to do.
-fn fail(what: &str, call: &Call, reply: &Reply, needs: &str) -> Error {
+pub(crate) fn fail(what: &str, call: &Call, reply: &Reply, needs: &str) -> Error {
     let detail = reply
         .error_text()
         .map(|t| format!(" ({t})"))
@@ -192,7 +192,7 @@ fn fail(what: &str, call: &Call, reply: &Reply, needs: &str) -> Error {
     Error::Azure(msg)
 }
 
-fn call_err(what: &str, e: CallError) -> Error {
+pub(crate) fn call_err(what: &str, e: CallError) -> Error {
     Error::Azure(format!("{what}: {e}"))
 }
 
@@ -228,7 +228,7 @@ async fn all<F: std::future::Future>(mode: Concurrency, futs: Vec<F>) -> Vec<F::
     }
 }
 
-fn str_at<'a>(v: &'a Json, path: &[&str]) -> Option<&'a str> {
+pub(crate) fn str_at<'a>(v: &'a Json, path: &[&str]) -> Option<&'a str> {
     path.iter()
         .try_fold(v, |v, k| v.get(*k))
         .and_then(Json::as_str)

@@ -3,7 +3,8 @@
 //!
 //! Template rules (`ARM*`) read a parsed and expanded template; CMEK rules
 //! (`CMK*`) read only the normalised [`crate::model::Deployment`], so they never
-//! know whether it came from a template or from Azure.
+//! know whether it came from a template or from Azure. Preflight rules (`PRE*`)
+//! compare a template's model with what Azure holds before it is deployed.
 
 use crate::diag::{Diagnostic, Level};
 use crate::model::Deployment;
@@ -33,6 +34,12 @@ mod cmk017_wrap_unwrap_probe;
 mod cmk018_unused_suppression;
 pub mod cmk019_vault_and_key_exist;
 
+mod pre001_vault_name_available;
+mod pre002_existing_vault_changes;
+mod pre003_role_assignment_conflict;
+mod pre004_deployer_permissions;
+mod pre005_provider_registered;
+
 include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 
 pub mod arm001_json_syntax;
@@ -55,6 +62,8 @@ pub enum Applies {
     Live,
     /// Both.
     Both,
+    /// `preflight` only: the template against what already exists in Azure.
+    Preflight,
 }
 
 impl Applies {
@@ -64,6 +73,7 @@ impl Applies {
             Applies::Template => "template",
             Applies::Live => "live",
             Applies::Both => "template, live",
+            Applies::Preflight => "preflight",
         }
     }
 }
@@ -77,6 +87,16 @@ pub enum Check {
     Template(fn(&TemplateInput<'_>, &mut Vec<Diagnostic>)),
     /// A CMEK rule over the normalised model (template or live alike).
     Model(fn(&Deployment, &Settings, &mut Vec<Diagnostic>)),
+    /// A preflight rule: the template's model against what Azure holds.
+    Preflight(fn(&PreflightInput<'_>, &mut Vec<Diagnostic>)),
+}
+
+/// What a preflight rule sees.
+pub struct PreflightInput<'a> {
+    /// The template's model, expanded with the real deployment context.
+    pub deployment: &'a Deployment,
+    /// What was read from Azure.
+    pub state: &'a crate::azure::preflight::PreflightState,
 }
 
 /// What a template rule sees.
@@ -319,7 +339,56 @@ pub static RULES: &[Rule] = &[
         applies: Applies::Live,
         check: Check::Engine,
     },
+    Rule {
+        id: "PRE001",
+        name: "vault-name-available",
+        level: Level::Error,
+        applies: Applies::Preflight,
+        check: Check::Preflight(pre001_vault_name_available::check),
+    },
+    Rule {
+        id: "PRE002",
+        name: "existing-vault-changes",
+        level: Level::Warning,
+        applies: Applies::Preflight,
+        check: Check::Preflight(pre002_existing_vault_changes::check),
+    },
+    Rule {
+        id: "PRE003",
+        name: "role-assignment-conflict",
+        level: Level::Error,
+        applies: Applies::Preflight,
+        check: Check::Preflight(pre003_role_assignment_conflict::check),
+    },
+    Rule {
+        id: "PRE004",
+        name: "deployer-permissions",
+        level: Level::Error,
+        applies: Applies::Preflight,
+        check: Check::Preflight(pre004_deployer_permissions::check),
+    },
+    Rule {
+        id: "PRE005",
+        name: "provider-registered",
+        level: Level::Warning,
+        applies: Applies::Preflight,
+        check: Check::Preflight(pre005_provider_registered::check),
+    },
 ];
+
+/// Runs every preflight rule. Like [`check_model`], the findings carry default
+/// levels for [`Settings::apply`]; a finding on a resource whose `condition` is
+/// unknown is a note, as it may not be deployed.
+pub fn check_preflight(input: &PreflightInput<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for rule in RULES {
+        if let Check::Preflight(check) = rule.check {
+            check(input, &mut out);
+        }
+    }
+    soften_conditional(input.deployment, &mut out);
+    out
+}
 
 /// Runs every CMEK rule over the model. The findings carry default levels: pass
 /// them (with all other findings of the run) through [`Settings::apply`].
@@ -330,7 +399,13 @@ pub fn check_model(deployment: &Deployment, settings: &Settings) -> Vec<Diagnost
             check(deployment, settings, &mut out);
         }
     }
-    // A resource that may not be deployed cannot break a requirement for sure.
+    soften_conditional(deployment, &mut out);
+    out
+}
+
+/// A resource that may not be deployed cannot break a requirement for sure: its
+/// findings become notes that say so.
+fn soften_conditional(deployment: &Deployment, out: &mut [Diagnostic]) {
     for res in deployment
         .resources
         .iter()
@@ -348,7 +423,6 @@ pub fn check_model(deployment: &Deployment, settings: &Settings) -> Vec<Diagnost
             }
         }
     }
-    out
 }
 
 /// `cmek-arm rules`: one line per rule (ID, name, level, where it applies), with a
@@ -449,7 +523,7 @@ mod tests {
                 continue;
             };
             let is_id = id.len() == 6
-                && (id.starts_with("CMK") || id.starts_with("ARM"))
+                && (id.starts_with("CMK") || id.starts_with("ARM") || id.starts_with("PRE"))
                 && id[3..].bytes().all(|b| b.is_ascii_digit());
             if !is_id {
                 continue;
@@ -475,6 +549,11 @@ mod tests {
             listed.iter().filter(|id| id.starts_with("CMK")).count() >= 17,
             "RULES.md tables not parsed"
         );
+        assert_eq!(
+            listed.iter().filter(|id| id.starts_with("PRE")).count(),
+            5,
+            "RULES.md's preflight table not parsed"
+        );
         for rule in RULES {
             assert!(
                 listed.contains(&rule.id) || ADDED.contains(&rule.id),
@@ -486,7 +565,10 @@ mod tests {
 
     #[test]
     fn every_rule_doc_has_the_sections_explain_prints() {
-        for rule in RULES.iter().filter(|r| r.id.starts_with("CMK")) {
+        for rule in RULES
+            .iter()
+            .filter(|r| r.id.starts_with("CMK") || r.id.starts_with("PRE"))
+        {
             let doc = rule.doc();
             for section in [
                 "## What it checks",

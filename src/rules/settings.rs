@@ -400,11 +400,13 @@ impl Settings {
             match self.profile.level(rule) {
                 None => false,
                 // Notes ("cannot be decided") stay notes; a rule's softer finding
-                // (e.g. CMK010's vault-scope warning) never rises above the override.
+                // (e.g. CMK010's vault-scope warning) never rises above the override,
+                // nor does a harder one (PRE002's errors) stay above it. Without an
+                // override, every finding keeps the level its rule gave it.
                 Some(new) => {
                     if d.level == rule.level {
                         d.level = new;
-                    } else if d.level != Level::Note {
+                    } else if d.level != Level::Note && new != rule.level {
                         d.level = d.level.min(new);
                     }
                     true
@@ -509,6 +511,26 @@ mod tests {
                 ("CMK001", Level::Note)
             ]
         );
+    }
+
+    #[test]
+    fn a_finding_above_its_rules_level_keeps_it_unless_the_profile_lowers_the_rule() {
+        let mut diags = vec![
+            finding(
+                "PRE002",
+                Level::Error,
+                "/resources/0/properties/enablePurgeProtection",
+            ),
+            finding("PRE002", Level::Warning, "/resources/0"),
+        ];
+        Settings::default().apply(&mut diags, None);
+        let levels: Vec<_> = diags.iter().map(|d| d.level).collect();
+        assert_eq!(levels, [Level::Error, Level::Warning]);
+        let mut s = Settings::default();
+        s.profile.levels.insert("PRE002", Some(Level::Note));
+        s.apply(&mut diags, None);
+        let levels: Vec<_> = diags.iter().map(|d| d.level).collect();
+        assert_eq!(levels, [Level::Note, Level::Note]);
     }
 
     #[test]

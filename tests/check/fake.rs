@@ -16,8 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-/// The token the fake hands out (tests grep every output for it).
-pub const TOKEN: &str = "fake-access-token-5a1c0de-do-not-print";
+/// The token the fake hands out (tests grep every output for it, and each of its
+/// parts). A JWT, as Entra ID issues: its payload names the caller (`oid`
+/// [`DEPLOYER`], `tid` [`TENANT`]), which `preflight` reads for `deployer()`.
+pub const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tLyIsImlzcyI6Imh0dHBzOi8vc3RzLndpbmRvd3MubmV0LzcyZjk4OGJmLTg2ZjEtNDFhZi05MWFiLTJkN2NkMDExZGI0Ny8iLCJhcHBpZCI6IjExMTExMTExLTIyMjItMzMzMy00NDQ0LTU1NTU1NTU1NTU1NSIsImlkdHlwIjoiYXBwIiwib2lkIjoiZDNiMTBmZTUtN2ExZS00YzJiLTlkM2UtMDEyMzQ1Njc4OWFiIiwidGlkIjoiNzJmOTg4YmYtODZmMS00MWFmLTkxYWItMmQ3Y2QwMTFkYjQ3In0.fake-access-token-5a1c0de-do-not-print";
+/// The `oid` claim of [`TOKEN`]: the identity that deploys.
+pub const DEPLOYER: &str = "d3b10fe5-7a1e-4c2b-9d3e-0123456789ab";
 /// The client secret tests pass (tests grep every output for it).
 pub const SECRET: &str = "fake-client-secret-9b2e-do-not-print";
 /// Tenant and client of the environment credential.
@@ -109,6 +113,8 @@ pub struct Seen {
     pub query: Vec<(String, String)>,
     /// The Authorization header was `Bearer TOKEN`.
     pub authorized: bool,
+    /// The request body (empty for token requests, which carry the secret).
+    pub body: String,
 }
 
 #[derive(Default)]
@@ -119,6 +125,8 @@ struct State {
     latency: Duration,
     unwrap_mismatch: bool,
     wrap_status: Option<u16>,
+    /// checkNameAvailability answers by lower-case vault name (default: available).
+    names: HashMap<String, Json>,
 }
 
 /// The running fake.
@@ -266,6 +274,11 @@ fn handle(mut req: tiny_http::Request, st: &Mutex<State>) {
             path: path.clone(),
             query: query.clone(),
             authorized,
+            body: if path.ends_with("/oauth2/v2.0/token") {
+                String::new()
+            } else {
+                body.clone()
+            },
         });
         s.latency
     };
@@ -295,6 +308,11 @@ fn handle(mut req: tiny_http::Request, st: &Mutex<State>) {
         };
         return respond(req, &c);
     }
+    // check and preflight only read: every write is refused (and recorded in
+    // `seen`, so tests can assert none arrived).
+    if matches!(method.as_str(), "PUT" | "PATCH" | "DELETE") {
+        return respond(req, &Canned::error(405, "FakeAzureRefusesWrites"));
+    }
     if !authorized {
         return respond(req, &Canned::error(401, "AuthenticationFailed"));
     }
@@ -308,6 +326,7 @@ fn handle(mut req: tiny_http::Request, st: &Mutex<State>) {
                     "2022-04-01",
                     "2024-03-01",
                     "2022-12-01",
+                    "2025-04-01",
                     "7.5",
                 ]
                 .contains(&v.as_str()) =>
@@ -351,6 +370,30 @@ fn handle(mut req: tiny_http::Request, st: &Mutex<State>) {
             &Canned::ok(json!({"kid": "https://fake/keys/k/v1", "value": out})),
         );
     }
+
+    // ---- preflight: checkNameAvailability, the one POST that only reads ----
+    if method == "POST" && lower.ends_with("/providers/microsoft.keyvault/checknameavailability") {
+        let j: Json = serde_json::from_str(&body).unwrap_or(Json::Null);
+        let (Some(name), Some("Microsoft.KeyVault/vaults")) =
+            (j["name"].as_str(), j["type"].as_str())
+        else {
+            return respond(req, &Canned::error(400, "InvalidRequestContent"));
+        };
+        let answer = st
+            .lock()
+            .unwrap()
+            .names
+            .get(&name.to_ascii_lowercase())
+            .cloned()
+            // The corpus example's answer (checkVaultNameAvailability.json).
+            .unwrap_or_else(|| json!({"nameAvailable": true}));
+        return respond(req, &Canned::ok(answer));
+    }
+    // Any other POST would be an action: refused like a write.
+    if method == "POST" {
+        return respond(req, &Canned::error(405, "FakeAzureRefusesWrites"));
+    }
+    // ---- end preflight ----
 
     let key = route_key(&path, &query);
     let answer = {
@@ -533,4 +576,185 @@ pub fn compliant(dir: &std::path::Path) -> Fake {
         )],
     );
     fake
+}
+
+// ===== preflight: resource group, provider, deleted vaults, name availability,
+// permissions. Shapes from the corpus examples (ResourceGroups_Get, GetProvider,
+// listDeletedVaults, checkVaultNameAvailability, GetPermissions). =====
+
+impl Fake {
+    /// Makes checkNameAvailability answer `answer` for `name`.
+    pub fn name_answer(&self, name: &str, answer: Json) {
+        self.state
+            .lock()
+            .unwrap()
+            .names
+            .insert(name.to_ascii_lowercase(), answer);
+    }
+
+    /// Requests that would have changed something (PUT, PATCH, DELETE, or a POST
+    /// other than the token, checkNameAvailability, wrapKey and unwrapKey).
+    pub fn writes(&self) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|r| {
+                let p = r.path.to_ascii_lowercase();
+                match r.method.as_str() {
+                    "GET" => false,
+                    "POST" => {
+                        !(p.ends_with("/oauth2/v2.0/token")
+                            || p.ends_with("/checknameavailability")
+                            || p.ends_with("/wrapkey")
+                            || p.ends_with("/unwrapkey"))
+                    }
+                    _ => true,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Corpus example paths for preflight.
+pub mod ex_pre {
+    pub const RESOURCE_GROUP: &str = "resources/resource-manager/Microsoft.Resources/resources/examples/2025-04-01/ResourceGroups_Get.json";
+    pub const PROVIDER: &str =
+        "resources/resource-manager/Microsoft.Resources/stable/2025-04-01/examples/GetProvider.json";
+    pub const DELETED_LIST: &str =
+        "keyvault/resource-manager/Microsoft.KeyVault/stable/2025-05-01/examples/listDeletedVaults.json";
+    pub const NAME_CHECK: &str = "keyvault/resource-manager/Microsoft.KeyVault/stable/2025-05-01/examples/checkVaultNameAvailability.json";
+    pub const PERMISSIONS: &str = "authorization/resource-manager/Microsoft.Authorization/Authorization/stable/2022-04-01/examples/GetPermissions.json";
+    pub const VAULT_UPDATE: &str =
+        "keyvault/resource-manager/Microsoft.KeyVault/stable/2025-05-01/examples/updateVault.json";
+}
+
+/// The resource group's ID.
+pub fn rg_id() -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/{RG}")
+}
+/// The Microsoft.KeyVault provider's path.
+pub fn provider_path() -> String {
+    format!("/subscriptions/{SUB}/providers/Microsoft.KeyVault")
+}
+/// The subscription's soft-deleted vaults.
+pub fn deleted_path() -> String {
+    format!("/subscriptions/{SUB}/providers/Microsoft.KeyVault/deletedVaults")
+}
+/// The caller's permissions at `scope`.
+pub fn permissions_path(scope: &str) -> String {
+    format!("{scope}/providers/Microsoft.Authorization/permissions")
+}
+/// Role assignments at `scope`.
+pub fn ra_path_at(scope: &str) -> String {
+    format!("{scope}/providers/Microsoft.Authorization/roleAssignments")
+}
+
+/// Built-in roles' permissions, as `Microsoft.Authorization/permissions` lists them.
+pub mod roles {
+    /// Owner.
+    pub const OWNER: (&[&str], &[&str]) = (&["*"], &[]);
+    /// Contributor: everything but access management.
+    pub const CONTRIBUTOR: (&[&str], &[&str]) = (
+        &["*"],
+        &[
+            "Microsoft.Authorization/*/Delete",
+            "Microsoft.Authorization/*/Write",
+            "Microsoft.Authorization/elevateAccess/Action",
+            "Microsoft.Blueprint/blueprintAssignments/write",
+            "Microsoft.Blueprint/blueprintAssignments/delete",
+            "Microsoft.Compute/galleries/share/action",
+            "Microsoft.Purview/consents/write",
+            "Microsoft.Purview/consents/delete",
+            "Microsoft.Resources/deploymentStacks/manageDenySetting/action",
+            "Microsoft.Subscription/cancel/action",
+            "Microsoft.Subscription/enable/action",
+        ],
+    );
+    /// User Access Administrator.
+    pub const USER_ACCESS_ADMIN: (&[&str], &[&str]) = (
+        &["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"],
+        &[],
+    );
+}
+
+/// A permissions answer in the GetPermissions example's shape, one entry per role.
+pub fn permissions(dir: &std::path::Path, roles: &[(&[&str], &[&str])]) -> Json {
+    let mut j = example(dir, ex_pre::PERMISSIONS);
+    // The example's nextLink is the placeholder "nextlink": one page here.
+    if let Some(o) = j.as_object_mut() {
+        o.remove("nextLink");
+    }
+    j["value"] = roles
+        .iter()
+        .map(|(actions, not_actions)| {
+            json!({"actions": actions, "notActions": not_actions,
+                   "dataActions": [], "notDataActions": []})
+        })
+        .collect();
+    j
+}
+
+/// A new deployment's world: the resource group (eastus) and subscription exist,
+/// Microsoft.KeyVault is registered, the caller is Owner on the resource group,
+/// no vault, no soft-deleted vault, every vault name free.
+pub fn preflight_world(dir: &std::path::Path) -> Fake {
+    let fake = Fake::start();
+    let mut rg = example(dir, ex_pre::RESOURCE_GROUP);
+    rg["id"] = json!(rg_id());
+    rg["name"] = json!(RG);
+    rg["location"] = json!("eastus");
+    fake.route(&rg_id(), vec![Canned::ok(rg)]);
+    fake.route(
+        &format!("/subscriptions/{SUB}"),
+        vec![Canned::ok(
+            json!({"id": format!("/subscriptions/{SUB}"), "subscriptionId": SUB, "tenantId": TENANT}),
+        )],
+    );
+    let mut provider = example(dir, ex_pre::PROVIDER);
+    provider["id"] = json!(provider_path());
+    provider["namespace"] = json!("Microsoft.KeyVault");
+    provider["registrationState"] = json!("Registered");
+    fake.route(&provider_path(), vec![Canned::ok(provider)]);
+    let mut deleted = example(dir, ex_pre::DELETED_LIST);
+    deleted["value"] = json!([]);
+    if let Some(o) = deleted.as_object_mut() {
+        o.remove("nextLink");
+    }
+    fake.route(&deleted_path(), vec![Canned::ok(deleted)]);
+    fake.route(
+        &permissions_path(&rg_id()),
+        vec![Canned::ok(permissions(dir, &[roles::OWNER]))],
+    );
+    fake
+}
+
+/// The soft-deleted vault of the listDeletedVaults example, renamed to [`VAULT`].
+pub fn deleted_vault(dir: &std::path::Path) -> Json {
+    let mut list = example(dir, ex_pre::DELETED_LIST);
+    let mut d = list["value"][0].take();
+    d["name"] = json!(VAULT);
+    d["id"] = json!(format!(
+        "/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westus/deletedVaults/{VAULT}"
+    ));
+    json!({"value": [d]})
+}
+
+/// An existing vault in the Vaults_Update example's shape (firewall Deny with
+/// one IP rule, public network access disabled, tags), named [`VAULT`], with
+/// purge protection and RBAC.
+pub fn existing_vault(dir: &std::path::Path) -> Json {
+    let mut v = example(dir, ex_pre::VAULT_UPDATE);
+    v["id"] = json!(vault_id());
+    v["name"] = json!(VAULT);
+    v["location"] = json!("eastus");
+    v["tags"] = json!({"costCenter": "4711"});
+    let p = &mut v["properties"];
+    p["tenantId"] = json!(TENANT);
+    p["enablePurgeProtection"] = json!(true);
+    p["enableSoftDelete"] = json!(true);
+    p["softDeleteRetentionInDays"] = json!(90);
+    p["enableRbacAuthorization"] = json!(true);
+    p["publicNetworkAccess"] = json!("Disabled");
+    p["networkAcls"] = json!({"bypass": "AzureServices", "defaultAction": "Deny",
+                              "ipRules": [{"value": "203.0.113.7/32"}], "virtualNetworkRules": []});
+    v
 }

@@ -60,7 +60,8 @@ pub fn check(input: &PreflightInput<'_>, out: &mut Vec<Diagnostic>) {
         let report = |level: Level, message: String| {
             Diagnostic::new(ID, level, message, ra.location()).with_resource(ra.display())
         };
-        let name = ra.short_name();
+        // Preflight expands with the real context: a symbolic name cannot be compared.
+        let name = ra.short_name().and_then(|n| n.as_lit().map(str::to_string));
         let role = ra
             .body
             .path(&["properties", "roleDefinitionId"])
@@ -70,7 +71,8 @@ pub fn check(input: &PreflightInput<'_>, out: &mut Vec<Diagnostic>) {
             .path(&["properties", "principalId"])
             .and_then(|v| v.as_str());
         let scope = ra.id.as_str().and_then(assignment_scope);
-        let (Some(name), Some(role), Some(principal), Some(scope)) = (name, role, principal, scope)
+        let (Some(name), Some(role), Some(principal), Some(scope)) =
+            (name.as_deref(), role, principal, scope)
         else {
             out.push(report(
                 Level::Note,

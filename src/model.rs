@@ -423,6 +423,10 @@ impl Resource {
                     val = Val::Unknown(why.clone());
                     break;
                 }
+                Value::Choice(c) => {
+                    val = Val::Unknown(format!("it depends on {}", c.why));
+                    break;
+                }
                 Value::Object(_) => match cur.get(key) {
                     Some(next) => cur = next,
                     None => {
@@ -442,6 +446,9 @@ impl Resource {
             Val::Known(Value::Unknown(why)) => Val::Unknown(why.clone()),
             // Rules that can decide over symbols read them with `text()`.
             Val::Known(Value::Text(t)) => Val::Unknown(t.reason()),
+            // Rules see choices one option at a time (`Deployment::variants`); one
+            // left here is among too many to enumerate.
+            Val::Known(Value::Choice(c)) => Val::Unknown(format!("it depends on {}", c.why)),
             other => other,
         };
         Prop {
@@ -770,6 +777,51 @@ impl Deployment {
         }
     }
 
+    /// Every way the choices in the deployed resources' properties can fall (an
+    /// `if()` whose condition is unknown), as deployments without those choices;
+    /// `None` when there is no choice, or more than `max` combinations (the
+    /// choices then read as unknown). Combining independently over-approximates
+    /// (two `if()`s on one condition give four variants, not two), which can only
+    /// turn a verdict into a note, never invent one.
+    pub fn variants(&self, max: usize) -> Option<(Vec<Deployment>, String)> {
+        let mut points: Vec<(usize, Vec<Seg>, Arc<crate::value::Choice>)> = Vec::new();
+        for (i, r) in self.resources.iter().enumerate() {
+            collect_choices(&r.body, &mut Vec::new(), &mut |path, c| {
+                points.push((i, path.to_vec(), c.clone()));
+            });
+        }
+        if points.is_empty() {
+            return None;
+        }
+        let mut total: usize = 1;
+        for (_, _, c) in &points {
+            total = total.saturating_mul(c.options.len());
+            if total > max {
+                return None;
+            }
+        }
+        let mut why: Vec<&str> = Vec::new();
+        for (_, _, c) in &points {
+            if !why.contains(&c.why.as_str()) {
+                why.push(&c.why);
+            }
+        }
+        let mut out = Vec::with_capacity(total);
+        for mut n in 0..total {
+            let mut d = self.clone();
+            for (i, path, c) in &points {
+                let k = c.options.len().max(1);
+                let pick = c.options.get(n % k).cloned().unwrap_or(Value::Null);
+                n /= k;
+                if let Some(r) = d.resources.get_mut(*i) {
+                    set_at(&mut r.body, path, pick);
+                }
+            }
+            out.push(d);
+        }
+        Some((out, why.join("; ")))
+    }
+
     /// The vault named `name`, deployed or existing (names compare ignoring case;
     /// symbolic names only where they are the same for every value).
     pub fn vault(&self, name: Str<'_>) -> Option<&Resource> {
@@ -779,6 +831,55 @@ impl Deployment {
                     .as_str2()
                     .is_some_and(|n| n.equals(name, true) == Some(true))
         })
+    }
+}
+
+/// A step of a path into a value.
+#[derive(Debug, Clone)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// Calls `f` with the path of every outermost choice in `v`.
+fn collect_choices(
+    v: &Value,
+    path: &mut Vec<Seg>,
+    f: &mut dyn FnMut(&[Seg], &Arc<crate::value::Choice>),
+) {
+    match v {
+        Value::Choice(c) => f(path, c),
+        Value::Object(m) => {
+            for (k, x) in m {
+                path.push(Seg::Key(k.clone()));
+                collect_choices(x, path, f);
+                path.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                path.push(Seg::Index(i));
+                collect_choices(x, path, f);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Replaces the value at `path` (which exists: it was collected from `v`).
+fn set_at(v: &mut Value, path: &[Seg], new: Value) {
+    let Some((first, rest)) = path.split_first() else {
+        *v = new;
+        return;
+    };
+    let next = match (v, first) {
+        (Value::Object(m), Seg::Key(k)) => m.get_mut(k),
+        (Value::Array(a), Seg::Index(i)) => a.get_mut(*i),
+        _ => None,
+    };
+    if let Some(next) = next {
+        set_at(next, rest, new);
     }
 }
 
@@ -854,8 +955,12 @@ pub fn from_expansion_with(
         if kind == Kind::RoleAssignment {
             res.scope = Some(template_scope(er, &symbols));
         }
-        if let Value::Unknown(why) = &er.condition {
-            res.deployed_if = Some(why.clone());
+        if !matches!(er.condition, Value::Bool(true)) {
+            res.deployed_if = Some(
+                er.condition
+                    .opaque_reason()
+                    .unwrap_or_else(|| format!("it evaluates to {}", er.condition.display())),
+            );
         }
         res.suppressions = suppressions(&res.body, &res.sources, &res.origin);
         if er.existing {
@@ -931,6 +1036,7 @@ fn template_scope(er: &ExpandedResource, symbols: &Symbols) -> Scope {
             )
         }
         Some(Value::Unknown(why)) => return Scope::Unknown(why.clone()),
+        Some(Value::Choice(c)) => return Scope::Unknown(format!("it depends on {}", c.why)),
         Some(Value::Null) | None => {}
         Some(other) => return Scope::Other(format!("a {} value", other.type_name())),
     }

@@ -11,6 +11,7 @@ pub mod text;
 
 use indexmap::IndexMap;
 use serde_json::Value as Json;
+use std::sync::Arc;
 pub use text::{Atom, Shape, Str, Str2, Text, TextBuilder};
 
 /// An ARM object: insertion-ordered; keys compare case-insensitively on lookup.
@@ -35,6 +36,8 @@ pub enum Value {
     Object(Map),
     /// A string with symbolic parts (at least one symbol).
     Text(Text),
+    /// One of several values (an `if()` whose condition cannot be decided).
+    Choice(Arc<Choice>),
     /// Not knowable statically; the string says why.
     Unknown(String),
 }
@@ -66,6 +69,7 @@ impl Value {
         match self {
             Value::Unknown(why) => Some(why.clone()),
             Value::Text(t) => Some(t.reason()),
+            Value::Choice(c) => Some(format!("one of several values ({})", c.why)),
             Value::Array(items) => items.iter().find_map(Value::opaque_reason),
             Value::Object(map) => map.values().find_map(Value::opaque_reason),
             _ => None,
@@ -91,6 +95,7 @@ impl Value {
             Value::String(_) | Value::Text(_) => "string",
             Value::Array(_) => "array",
             Value::Object(_) => "object",
+            Value::Choice(c) => c.options.first().map_or("unknown", Value::type_name),
             Value::Unknown(_) => "unknown",
         }
     }
@@ -147,7 +152,8 @@ impl Value {
     }
 
     /// Converts to JSON; an unknown becomes `{"$unknown": "<why>"}` (CLI.md), a
-    /// symbolic string `{"$symbolic": "<text with {symbols}>"}` (see [`Text::display`]).
+    /// symbolic string `{"$symbolic": "<text with {symbols}>"}` (see [`Text::display`]),
+    /// a choice `{"$oneOf": [...], "because": "<what decides>"}`.
     pub fn to_json(&self) -> Json {
         match self {
             Value::Null => Json::Null,
@@ -162,6 +168,15 @@ impl Value {
             Value::Text(t) => {
                 let mut m = serde_json::Map::new();
                 m.insert("$symbolic".into(), Json::String(t.display()));
+                Json::Object(m)
+            }
+            Value::Choice(c) => {
+                let mut m = serde_json::Map::new();
+                m.insert(
+                    "$oneOf".into(),
+                    Json::Array(c.options.iter().map(Value::to_json).collect()),
+                );
+                m.insert("because".into(), Json::String(c.why.clone()));
                 Json::Object(m)
             }
             Value::Unknown(why) => {
@@ -179,6 +194,48 @@ impl Value {
             Value::String(s) => s.clone(),
             Value::Text(t) => t.display(),
             other => other.to_json().to_string(),
+        }
+    }
+}
+
+/// Several values one of which the deployment will have: rules decide when their
+/// verdict is the same for each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    /// What decides between them (the undecidable condition).
+    pub why: String,
+    /// The values, at least two, none a choice itself.
+    pub options: Vec<Value>,
+}
+
+/// Most options a choice holds; beyond it the value is unknown (bounds the work
+/// of distributing functions and rules over choices).
+pub const MAX_OPTIONS: usize = 8;
+
+impl Value {
+    /// One of `options` (flattened, duplicates removed): the value itself when only
+    /// one is left, Unknown when there are more than [`MAX_OPTIONS`].
+    pub fn choice(why: impl Into<String>, options: Vec<Value>) -> Value {
+        let why = why.into();
+        let mut flat: Vec<Value> = Vec::with_capacity(options.len());
+        for o in options {
+            let items = match o {
+                Value::Choice(c) => c.options.clone(),
+                other => vec![other],
+            };
+            for v in items {
+                if !flat.contains(&v) {
+                    flat.push(v);
+                }
+            }
+        }
+        match flat.len() {
+            0 => Value::Null,
+            1 => flat.pop().unwrap_or(Value::Null),
+            n if n > MAX_OPTIONS => {
+                Value::Unknown(format!("one of more than {MAX_OPTIONS} values: {why}"))
+            }
+            _ => Value::Choice(Arc::new(Choice { why, options: flat })),
         }
     }
 }

@@ -678,7 +678,7 @@ impl<'d> Expander<'d> {
                         .collect(),
                     // Unknown count: one representative instance, so the resource's shape is
                     // still seen; its condition says it may not exist.
-                    Err(u) if count.is_unknown() => {
+                    Err(u) if matches!(count, Value::Unknown(_) | Value::Choice(_)) => {
                         uncertain = Some(u);
                         vec![(None, ev.with_copy(name, 0, true))]
                     }
@@ -1208,6 +1208,7 @@ fn resource_id(
             }
         }
         Value::Unknown(_) => return name.clone(),
+        Value::Choice(c) => return Value::unknown(format!("the name depends on {}", c.why)),
         _ => return Value::unknown("the resource has no name"),
     };
     let Some(path) = path.as_str2() else {
@@ -1248,6 +1249,7 @@ fn resource_id(
                 .cloned()
                 .unwrap_or_else(|| Value::unknown(format!("scope '{sym}' names no resource"))),
             Value::Unknown(_) => scope.clone(),
+            Value::Choice(c) => Value::unknown(format!("the scope depends on {}", c.why)),
             _ => Value::unknown("scope is not a string"),
         };
         return match scope_id.as_str2() {

@@ -393,6 +393,21 @@ pub fn check_preflight(input: &PreflightInput<'_>) -> Vec<Diagnostic> {
 /// Runs every CMEK rule over the model. The findings carry default levels: pass
 /// them (with all other findings of the run) through [`Settings::apply`].
 pub fn check_model(deployment: &Deployment, settings: &Settings) -> Vec<Diagnostic> {
+    match deployment.variants(MAX_VARIANTS) {
+        None => check_one(deployment, settings),
+        Some((variants, why)) => {
+            let runs: Vec<Vec<Diagnostic>> =
+                variants.iter().map(|v| check_one(v, settings)).collect();
+            same_in_every_run(runs, &why)
+        }
+    }
+}
+
+/// Most combinations of choices the rules are run over (each is a full run of
+/// the CMEK rules, which take microseconds on a deployment's few resources).
+const MAX_VARIANTS: usize = 64;
+
+fn check_one(deployment: &Deployment, settings: &Settings) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for rule in RULES {
         if let Check::Model(check) = rule.check {
@@ -400,6 +415,76 @@ pub fn check_model(deployment: &Deployment, settings: &Settings) -> Vec<Diagnost
         }
     }
     soften_conditional(deployment, &mut out);
+    out
+}
+
+/// Merges the findings of the runs over every variant of a deployment: a finding
+/// every run makes (same rule, level, place and resource) is a verdict that holds
+/// whatever the choices are; one that only some runs make is a note.
+fn same_in_every_run(runs: Vec<Vec<Diagnostic>>, why: &str) -> Vec<Diagnostic> {
+    type Key = (&'static str, Level, Option<String>, String);
+    let key = |d: &Diagnostic| -> Key {
+        (
+            d.rule,
+            d.level,
+            d.resource.clone(),
+            format!("{:?}", d.location),
+        )
+    };
+    let n = runs.len();
+    let mut order: Vec<Key> = Vec::new();
+    let mut found: std::collections::HashMap<Key, Vec<Diagnostic>> =
+        std::collections::HashMap::new();
+    for run in runs {
+        let mut seen_here: Vec<Key> = Vec::new();
+        for d in run {
+            let k = key(&d);
+            if seen_here.contains(&k) && d.level == Level::Note {
+                continue;
+            }
+            seen_here.push(k.clone());
+            if !found.contains_key(&k) {
+                order.push(k.clone());
+            }
+            found.entry(k).or_default().push(d);
+        }
+    }
+    let mut out = Vec::new();
+    let mut noted: Vec<(&'static str, Option<String>, String)> = Vec::new();
+    for k in order {
+        let Some(mut ds) = found.remove(&k) else {
+            continue;
+        };
+        let mut messages: Vec<String> = Vec::new();
+        for d in &ds {
+            if !messages.contains(&d.message) {
+                messages.push(d.message.clone());
+            }
+        }
+        let mut d = ds.swap_remove(0);
+        if ds.len() + 1 >= n {
+            if messages.len() > 1 {
+                d.message = format!("{} (depending on {why})", messages.join("; or "));
+            }
+            out.push(d);
+            continue;
+        }
+        let place = (d.rule, d.resource.clone(), format!("{:?}", d.location));
+        if d.level == Level::Note || noted.contains(&place) {
+            if d.level == Level::Note && !noted.contains(&place) {
+                noted.push(place);
+                out.push(d);
+            }
+            continue;
+        }
+        noted.push(place);
+        d.level = Level::Note;
+        d.message = format!(
+            "cannot be decided: {} (only for some values: it depends on {why})",
+            messages.join("; or ")
+        );
+        out.push(d);
+    }
     out
 }
 

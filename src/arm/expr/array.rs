@@ -210,6 +210,11 @@ pub(super) fn call(
                 match x {
                     Value::Array(inner) => out.extend(inner.iter().cloned()),
                     Value::Null => {}
+                    Value::Unknown(_) | Value::Choice(_) => {
+                        return Ok(Dispatch::Done(Value::Unknown(
+                            x.opaque_reason().unwrap_or_default(),
+                        )))
+                    }
                     v => {
                         return Err(Fault::invalid(
                             span,

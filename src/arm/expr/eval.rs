@@ -571,6 +571,10 @@ impl<'e, 't> Evaluator<'e, 't> {
     pub fn copy_count(&self, count: &Value, ptr: &Ptr<'_>) -> Result<i64, Value> {
         match count {
             Value::Unknown(why) => Err(Value::unknown(format!("copy count is unknown: {why}"))),
+            Value::Choice(c) => Err(Value::unknown(format!(
+                "copy count is unknown: it depends on {}",
+                c.why
+            ))),
             v => match v.as_i64() {
                 Some(n) if (0..=800).contains(&n) => Ok(n),
                 Some(n) => {
@@ -703,6 +707,70 @@ impl<'e, 't> Evaluator<'e, 't> {
             _ => {}
         }
         let args = self.args(c)?;
+        if args.iter().any(|a| matches!(a, Value::Choice(_))) {
+            return self.distribute(c, args);
+        }
+        self.dispatch(c, args)
+    }
+
+    /// A function of choices: applied to each combination of the options, the
+    /// results one choice. A fault in every combination is the template's; in
+    /// only some, the result depends on what decides the choice and is unknown.
+    fn distribute(&self, c: &Call, args: Vec<Value>) -> R {
+        let mut why: Vec<&str> = Vec::new();
+        let mut combos: Vec<Vec<Value>> = vec![Vec::with_capacity(args.len())];
+        for a in &args {
+            let options: Vec<Value> = match a {
+                Value::Choice(ch) => {
+                    if !why.contains(&ch.why.as_str()) {
+                        why.push(&ch.why);
+                    }
+                    ch.options.clone()
+                }
+                other => vec![other.clone()],
+            };
+            if combos.len().saturating_mul(options.len()) > 2 * crate::value::MAX_OPTIONS {
+                return Ok(Value::unknown(format!(
+                    "{}() of values that depend on {}",
+                    c.name,
+                    why.join("; ")
+                )));
+            }
+            combos = combos
+                .into_iter()
+                .flat_map(|prefix| {
+                    options.iter().map(move |o| {
+                        let mut next = prefix.clone();
+                        next.push(o.clone());
+                        next
+                    })
+                })
+                .collect();
+        }
+        let why = why.join("; ");
+        let mut results = Vec::with_capacity(combos.len());
+        let mut first_fault = None;
+        for combo in combos {
+            match self.dispatch(c, combo) {
+                Ok(v) => results.push(v),
+                Err(f) if f.kind == FaultKind::Limit => return Err(f),
+                Err(f) => {
+                    first_fault.get_or_insert(f);
+                }
+            }
+        }
+        match first_fault {
+            Some(f) if results.is_empty() => Err(f),
+            Some(f) => Ok(Value::unknown(format!(
+                "{}() fails for some values ({}): {why}",
+                c.name, f.message
+            ))),
+            None => Ok(Value::choice(why, results)),
+        }
+    }
+
+    /// A built-in function of evaluated arguments (none of them a choice).
+    fn dispatch(&self, c: &Call, args: Vec<Value>) -> R {
         let tolerant = TOLERANT.contains(&c.lname.as_ref());
         if !tolerant {
             if let Some(u) = args.iter().find(|a| a.is_unknown()) {
@@ -1151,10 +1219,35 @@ fn is_property_copy(loops: &[Json]) -> bool {
             .all(|l| l.get("name").is_some_and(Json::is_string) && l.get("input").is_some())
 }
 
+/// Applies `f` to each option of a choice: one choice of the results, the fault
+/// when every option fails, unknown when only some do.
+fn each_option(c: &crate::value::Choice, f: impl Fn(Value) -> R) -> R {
+    let mut out = Vec::with_capacity(c.options.len());
+    let mut fault = None;
+    for o in &c.options {
+        match f(o.clone()) {
+            Ok(v) => out.push(v),
+            Err(e) if e.kind == FaultKind::Limit => return Err(e),
+            Err(e) => {
+                fault.get_or_insert(e);
+            }
+        }
+    }
+    match fault {
+        Some(e) if out.is_empty() => Err(e),
+        Some(e) => Ok(Value::unknown(format!(
+            "fails for some values ({}): {}",
+            e.message, c.why
+        ))),
+        None => Ok(Value::choice(c.why.clone(), out)),
+    }
+}
+
 /// `base.name`: case-insensitive property access.
 pub fn property(base: Value, name: &str, span: ExprSpan) -> R {
     match base {
         Value::Unknown(_) => Ok(base),
+        Value::Choice(c) => each_option(&c, |o| property(o, name, span)),
         Value::Object(mut map) => {
             if let Some(v) = map.swap_remove(name) {
                 return Ok(v);
@@ -1182,6 +1275,8 @@ pub fn index_value(base: Value, index: &Value, span: ExprSpan) -> R {
     match (base, index) {
         (b @ Value::Unknown(_), _) => Ok(b),
         (_, i @ Value::Unknown(_)) => Ok(i.clone()),
+        (Value::Choice(c), i) => each_option(&c, |o| index_value(o, i, span)),
+        (b, Value::Choice(c)) => each_option(&c, |i| index_value(b.clone(), &i, span)),
         (Value::Array(mut a), i) => {
             let Some(i) = i.as_i64() else {
                 return Err(Fault::invalid(

@@ -26,6 +26,10 @@ fn array_arg(ev: &Evaluator<'_, '_>, c: &Call) -> Result<Result<Vec<Value>, Valu
     match ev.eval(first)? {
         Value::Array(a) => Ok(Ok(a)),
         u @ Value::Unknown(_) => Ok(Err(u)),
+        Value::Choice(ch) => Ok(Err(Value::unknown(format!(
+            "{}() of a value that depends on {}",
+            c.name, ch.why
+        )))),
         Value::Null if c.lname == "mapvalues" => Ok(Err(Value::Null)),
         v => Err(Fault::invalid(
             first.span(),
@@ -70,6 +74,12 @@ pub(super) fn call(ev: &Evaluator<'_, '_>, c: &Call) -> R {
         let obj = match ev.eval(first)? {
             Value::Object(o) => o,
             u @ Value::Unknown(_) => return Ok(u),
+            Value::Choice(ch) => {
+                return Ok(Value::unknown(format!(
+                    "mapValues() of a value that depends on {}",
+                    ch.why
+                )))
+            }
             v => {
                 return Err(Fault::invalid(
                     first.span(),

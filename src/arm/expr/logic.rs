@@ -29,6 +29,11 @@ pub(super) const SIGS: &[(&str, usize, usize)] = &[
 pub fn equal(a: &Value, b: &Value) -> Option<bool> {
     match (a, b) {
         (Value::Unknown(_), _) | (_, Value::Unknown(_)) => None,
+        (Value::Choice(c), other) | (other, Value::Choice(c)) => {
+            let mut answers = c.options.iter().map(|o| equal(o, other));
+            let first = answers.next().flatten()?;
+            answers.all(|x| x == Some(first)).then_some(first)
+        }
         (Value::Text(_), _) | (_, Value::Text(_)) => match (a.as_str2(), b.as_str2()) {
             (Some(x), Some(y)) => x.equals(y, false),
             _ => Some(false),
@@ -76,6 +81,14 @@ fn truth(v: &Value, f: &str, span: ExprSpan) -> Result<Option<bool>, Fault> {
         Value::Bool(b) => Ok(Some(*b)),
         // A symbolic string could be "true" or "false".
         Value::Unknown(_) | Value::Text(_) => Ok(None),
+        Value::Choice(c) => {
+            let mut answers = Vec::with_capacity(c.options.len());
+            for o in &c.options {
+                answers.push(truth(o, f, span)?);
+            }
+            let first = answers.first().copied().flatten();
+            Ok(first.filter(|b| answers.iter().all(|x| *x == Some(*b))))
+        }
         Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
         Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
         v => Err(Fault::invalid(
@@ -100,13 +113,23 @@ pub(super) fn lazy(ev: &Evaluator<'_, '_>, c: &Call) -> R {
                 None => {
                     // Both branches are evaluated only to decide; a fault in either
                     // cannot be blamed on the template while the condition is unknown.
+                    // A choice between the two: rules decide where the verdict is the same for both.
+                    let why = format!(
+                        "which branch of if() applies (its condition {})",
+                        match cv.opaque_reason() {
+                            Some(r) if r.starts_with("depends on") => r,
+                            Some(r) => format!("is unknown: {r}"),
+                            None => "is unknown".into(),
+                        }
+                    );
                     let (x, y) = (ev.eval(a), ev.eval(b));
                     match (x, y) {
                         (Ok(x), Ok(y)) if equal(&x, &y) == Some(true) => Ok(x),
-                        _ => Ok(Value::unknown(format!(
-                            "if() condition is unknown: {}",
-                            cv.opaque_reason().unwrap_or_default()
-                        ))),
+                        (Ok(x), Ok(y)) => Ok(Value::choice(why, vec![x, y])),
+                        (Err(e), _) | (_, Err(e)) if e.kind == super::eval::FaultKind::Limit => {
+                            Err(e)
+                        }
+                        _ => Ok(Value::unknown(why)),
                     }
                 }
             }

@@ -71,6 +71,13 @@ pub(super) fn call(
             if let Some(u) = items.iter().find(|v| v.is_unknown()) {
                 return Ok(Dispatch::Done(u.clone()));
             }
+            if let Some(why) = items
+                .iter()
+                .find(|v| matches!(v, Value::Choice(_)))
+                .and_then(Value::opaque_reason)
+            {
+                return Ok(Dispatch::Done(Value::Unknown(why)));
+            }
             let mut best: Option<i64> = None;
             for (i, _) in items.iter().enumerate() {
                 let x = want_int(&items, i, f, span)?;

@@ -1276,7 +1276,7 @@ pub fn index_value(base: Value, index: &Value, span: ExprSpan) -> R {
         (b @ Value::Unknown(_), _) => Ok(b),
         (_, i @ Value::Unknown(_)) => Ok(i.clone()),
         (Value::Choice(c), i) => each_option(&c, |o| index_value(o, i, span)),
-        (b, Value::Choice(c)) => each_option(&c, |i| index_value(b.clone(), &i, span)),
+        (b, Value::Choice(c)) => each_option(c, |i| index_value(b.clone(), &i, span)),
         (Value::Array(mut a), i) => {
             let Some(i) = i.as_i64() else {
                 return Err(Fault::invalid(

@@ -406,8 +406,9 @@ fn trickling_body_is_cut_by_the_request_timeout() {
             "bytes of the body received",
         ],
     );
+    // Headers came at once; of the body, only what trickled in before the cut.
     let got = bytes_after(&out.stderr, "(--timeout; ");
-    assert!((1..20).contains(&got), "{got}: {}", out.stderr);
+    assert!(got < 20, "{got}: {}", out.stderr);
     // A timeout is not retried: that would multiply the user's bound.
     assert_eq!(fake.count(&format!("vaults/{VAULT}")), 1);
 }

@@ -34,6 +34,7 @@ fn main() {
         vault_endpoint: Some(fake.url.clone()),
         graph_endpoint: Some(fake.url.clone()),
         timeout: Duration::from_secs(10),
+        deadline: None,
     };
     for (label, mode) in [
         ("concurrent", Concurrency::Parallel),
@@ -43,9 +44,14 @@ fn main() {
         let settings = cmek_arm::rules::Settings::default();
         for _ in 0..7 {
             // A fresh credential each time: the token request is part of the cost.
-            let cred =
-                Credential::client_secret(new_http_client(), &fake.url, TENANT, CLIENT, SECRET)
-                    .expect("credential");
+            let cred = Credential::client_secret(
+                new_http_client().expect("client"),
+                &fake.url,
+                TENANT,
+                CLIENT,
+                SECRET,
+            )
+            .expect("credential");
             let t = Instant::now();
             let state = run_with(&opts, cred, mode).expect("check");
             // The whole command: rules, levels and the report, not just the reads.

@@ -35,8 +35,10 @@ pub struct CheckOptions {
     pub vault_endpoint: Option<String>,
     /// `--graph-endpoint`.
     pub graph_endpoint: Option<String>,
-    /// Per-request timeout.
+    /// Per-request timeout (headers and the whole body).
     pub timeout: Duration,
+    /// `--deadline`: the whole run, retries included; `None` for [`default_deadline`].
+    pub deadline: Option<Duration>,
 }
 
 fn invalid(flag: &str, value: &str, rule: &str) -> Error {
@@ -96,7 +98,41 @@ pub fn check_resource_group(resource_group: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Parses `--deadline` seconds (0 < d <= 86400; fractions allowed).
+pub fn parse_deadline(s: &str) -> Result<Duration, Error> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| invalid("--deadline", s, "must be a number of seconds, e.g. 120"))?;
+    if !(secs > 0.0 && secs <= 86400.0) {
+        return Err(invalid(
+            "--deadline",
+            s,
+            "must be more than 0 and at most 86400 seconds",
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// The deadline of a run without `--deadline`: four `--timeout`s, at least 60 s
+/// (120 s with the default 30 s timeout).
+///
+/// A run is a chain of about four waits that cannot overlap (tokens, the
+/// concurrent reads, further pages and role names, the probe); each is one
+/// request, or a few retries inside the retry policy's 30 s. A healthy run takes
+/// seconds, so this only ends runs that a slow or hostile server holds, and the
+/// 60 s floor leaves room for throttling retries when `--timeout` is short.
+pub fn default_deadline(timeout: Duration) -> Duration {
+    timeout.saturating_mul(4).max(Duration::from_secs(60))
+}
+
 impl CheckOptions {
+    /// The deadline of the whole run: `--deadline`, else [`default_deadline`].
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+            .unwrap_or_else(|| default_deadline(self.timeout))
+    }
+
     /// Checks names and IDs before anything is sent (exit 2 with the flag named).
     pub fn validate(&self) -> Result<(), Error> {
         let t = &self.target;
@@ -147,8 +183,8 @@ impl CheckOptions {
 pub fn run(opts: &CheckOptions) -> Result<LiveState, Error> {
     opts.validate()?;
     let endpoints = opts.endpoints()?;
-    let client = http::new_http_client();
-    let credential = Credential::from_mode(opts.auth, &endpoints, client.clone())?;
+    let client = http::new_http_client()?;
+    let credential = Credential::from_mode(opts.auth, &endpoints, client)?;
     run_with(opts, credential, Concurrency::Parallel)
 }
 
@@ -160,18 +196,34 @@ pub fn run_with(
 ) -> Result<LiveState, Error> {
     opts.validate()?;
     let endpoints = opts.endpoints()?;
+    let deadline = opts.deadline();
     let reader = HttpReader::new(
-        http::new_http_client(),
+        http::new_http_client()?,
         credential,
         endpoints.clone(),
         opts.timeout,
         RetryPolicy::default(),
-    );
+    )
+    .with_deadline(deadline);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(reader::read(&reader, &endpoints, &opts.target, mode))
+    // Every wait inside the reader already ends at the deadline, naming its call;
+    // this is the guarantee for the run as a whole (the reader's clock started
+    // first, so on a tie its message wins).
+    let read = reader::read(&reader, &endpoints, &opts.target, mode);
+    rt.block_on(async {
+        tokio::time::timeout(deadline, read)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Azure(format!(
+                    "check did not finish within its overall deadline of {} s (--deadline); \
+                 try again later or raise --deadline",
+                    deadline.as_secs_f64()
+                )))
+            })
+    })
 }
 
 /// The findings of a live read: every CMEK rule over the model, the read
@@ -334,6 +386,7 @@ mod tests {
             vault_endpoint: None,
             graph_endpoint: None,
             timeout: Duration::from_secs(30),
+            deadline: None,
         }
     }
 
@@ -371,5 +424,26 @@ mod tests {
         assert!(parse_timeout("0").is_err());
         assert!(parse_timeout("abc").is_err());
         assert_eq!(parse_timeout("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_deadline("0").is_err());
+        assert!(parse_deadline("-3").is_err());
+        assert!(parse_deadline("NaN").is_err());
+        assert!(parse_deadline("1e9").is_err());
+        assert_eq!(parse_deadline("0.5").unwrap(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn default_deadline_follows_the_timeout_with_a_floor() {
+        assert_eq!(
+            default_deadline(Duration::from_secs(30)),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            default_deadline(Duration::from_millis(500)),
+            Duration::from_secs(60)
+        );
+        let mut o = opts();
+        assert_eq!(o.deadline(), Duration::from_secs(120));
+        o.deadline = Some(Duration::from_secs(7));
+        assert_eq!(o.deadline(), Duration::from_secs(7));
     }
 }

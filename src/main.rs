@@ -192,9 +192,12 @@ struct CheckArgs {
     /// Also wrap and unwrap 32 random bytes with the key (data plane).
     #[arg(long)]
     probe: bool,
-    /// Per-request timeout in seconds.
+    /// Per-request timeout in seconds, from sending the request to the last byte of the answer.
     #[arg(long, value_name = "SECONDS", default_value = "30")]
     timeout: String,
+    /// Overall deadline for the whole check in seconds, retries and their waits included; past it, check stops with exit 3 naming the call it was waiting for [default: 4 × --timeout, at least 60].
+    #[arg(long, value_name = "SECONDS")]
+    deadline: Option<String>,
     /// Cloud: public, usgov or china.
     #[arg(long, value_name = "CLOUD", default_value = "public")]
     cloud: String,
@@ -234,6 +237,11 @@ impl CheckArgs {
             vault_endpoint: self.vault_endpoint.clone(),
             graph_endpoint: self.graph_endpoint.clone(),
             timeout: cmek_arm::check::parse_timeout(&self.timeout)?,
+            deadline: self
+                .deadline
+                .as_deref()
+                .map(cmek_arm::check::parse_deadline)
+                .transpose()?,
         })
     }
 }

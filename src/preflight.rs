@@ -111,7 +111,7 @@ pub struct Preflight {
 pub fn run(opts: &PreflightOptions) -> Result<Preflight, Error> {
     opts.validate()?;
     let endpoints = opts.endpoints()?;
-    let credential = Credential::from_mode(opts.auth, &endpoints, http::new_http_client())?;
+    let credential = Credential::from_mode(opts.auth, &endpoints, http::new_http_client()?)?;
     run_with(opts, credential)
 }
 
@@ -119,13 +119,16 @@ pub fn run(opts: &PreflightOptions) -> Result<Preflight, Error> {
 pub fn run_with(opts: &PreflightOptions, credential: Credential) -> Result<Preflight, Error> {
     opts.validate()?;
     let endpoints = opts.endpoints()?;
+    // Every wait ends at check's default deadline for this --timeout (see
+    // `check::default_deadline`): a slow or hostile server cannot hold preflight.
     let reader = HttpReader::new(
-        http::new_http_client(),
+        http::new_http_client()?,
         credential,
         endpoints.clone(),
         opts.timeout,
         RetryPolicy::default(),
-    );
+    )
+    .with_deadline(crate::check::default_deadline(opts.timeout));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

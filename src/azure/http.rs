@@ -1,22 +1,43 @@
-//! The real [`AzureReader`]: azure_core's HTTP client (reqwest, rustls) with a
-//! per-request timeout, one token per API obtained up front, and bounded retries.
+//! The real [`AzureReader`]: a reqwest client (rustls) that never follows
+//! redirects and caps every body, wrapped as azure_core's `HttpClient`; a
+//! per-request timeout that covers the whole body; an overall deadline; one token
+//! per API obtained up front; bounded retries.
 //!
 //! Retries are done here rather than with azure_core's retry policy because that
 //! policy sleeps `max(Retry-After, backoff)` with no cap (a `Retry-After: 3600`
 //! would hang `check` for an hour) and turns error responses into opaque errors,
 //! losing the Azure error body that messages quote.
+//!
+//! Every byte a server sends is bounded: a body is read chunk by chunk and
+//! dropped at [`MAX_BODY`]; a server that trickles bytes is cut by `--timeout`
+//! (which covers the body, not just the headers) and a run by its deadline
+//! ([`HttpReader::with_deadline`]), retries and their waits included.
 
 use super::credentials::{error_chain, Credential};
 use super::endpoints::Endpoints;
 use super::{Api, AzureReader, Call, CallError, Method, Reply};
 use azure_core::auth::Secret;
 use azure_core::headers::{HeaderName, Headers};
-use azure_core::{HttpClient, Request};
+use azure_core::{HttpClient, Request, Response, ResponseBody};
+use futures::{Stream, StreamExt};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+/// The largest body accepted from any endpoint (token, ARM, Graph, data plane).
+///
+/// What check reads is kilobytes: a vault is ~3 KiB, a key ~1 KiB, a role
+/// definition ~2 KiB, a Graph principal with `$select` ~0.3 KiB. The largest
+/// legitimate answer is a role-assignment list: ARM allows 4,000 assignments per
+/// subscription, at ~0.7 KiB each under 3 MiB even if one page held them all; a
+/// deployment with outputs is smaller. 16 MiB leaves five times that while a
+/// hostile server costs at most 16 MiB per concurrent read (about six at once).
+pub const MAX_BODY: usize = 16 << 20;
 
 /// Retry bounds: attempts and total time for one call.
 #[derive(Debug, Clone, Copy)]
@@ -79,7 +100,16 @@ pub struct HttpReader {
     endpoints: Endpoints,
     timeout: Duration,
     retry: RetryPolicy,
+    max_body: usize,
+    deadline: Option<Deadline>,
     tokens: Mutex<HashMap<Api, Secret>>,
+}
+
+/// When a run must be over, and how long that was (for messages).
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    total: Duration,
 }
 
 impl fmt::Debug for HttpReader {
@@ -88,13 +118,124 @@ impl fmt::Debug for HttpReader {
         f.debug_struct("HttpReader")
             .field("credential", &self.credential)
             .field("timeout", &self.timeout)
+            .field("max_body", &self.max_body)
+            .field("deadline", &self.deadline.map(|d| d.total))
             .finish_non_exhaustive()
     }
 }
 
-/// azure_core's reqwest client, shared by the credential and the reader.
-pub fn new_http_client() -> Arc<dyn HttpClient> {
-    azure_core::new_http_client()
+/// The body of a bounded client's response was cut at the cap.
+#[derive(Debug, thiserror::Error)]
+#[error("the response body is larger than {limit} bytes ({seen} bytes received)")]
+pub struct BodyTooLarge {
+    /// The cap.
+    pub limit: usize,
+    /// Bytes received when reading stopped.
+    pub seen: usize,
+}
+
+/// A bounded client's request was answered with a redirect, which it does not follow.
+#[derive(Debug, thiserror::Error)]
+#[error("the server answered with a redirect (HTTP {status}) to {target}, which is not followed")]
+pub struct Redirected {
+    /// The 3xx status.
+    pub status: u16,
+    /// Host (and port) of the `Location`, or why there is none.
+    pub target: String,
+}
+
+/// azure_core's `HttpClient` over a reqwest client that follows no redirect (a
+/// 3xx is a [`Redirected`] error) and cuts every body at a cap (a
+/// [`BodyTooLarge`] error): the one client for the credential and the reader,
+/// so token requests are bounded the same way as reads.
+#[derive(Debug, Clone)]
+pub struct BoundedClient {
+    inner: reqwest::Client,
+    max_body: usize,
+}
+
+impl BoundedClient {
+    /// A client whose bodies end with a [`BodyTooLarge`] error beyond `max_body` bytes.
+    pub fn new(max_body: usize) -> Result<Self, crate::error::Error> {
+        let inner = reqwest::Client::builder()
+            // azure_core's own setting: idle pooled connections can hang in hyper
+            // (hyperium/hyper#2312).
+            .pool_max_idle_per_host(0)
+            // A 3xx reaches the caller as it is: azure_core's default follows ten,
+            // to any origin, and repeats a token request's POST body on 307/308.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| {
+                crate::error::Error::Internal(format!(
+                    "cannot build the HTTP client: {}",
+                    error_chain(&e)
+                ))
+            })?;
+        Ok(BoundedClient { inner, max_body })
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpClient for BoundedClient {
+    async fn execute_request(&self, request: &Request) -> azure_core::Result<Response> {
+        let rsp = self.inner.execute_request(request).await?;
+        let (status, headers, body) = rsp.deconstruct();
+        let code = u16::from(status);
+        if (300..400).contains(&code) {
+            return Err(azure_core::Error::new(
+                azure_core::error::ErrorKind::Io,
+                Redirected {
+                    status: code,
+                    target: redirect_target(request.url(), &headers),
+                },
+            ));
+        }
+        let capped = Capped {
+            inner: body,
+            seen: 0,
+            limit: self.max_body,
+            done: false,
+        };
+        Ok(Response::new(status, headers, Box::pin(capped)))
+    }
+}
+
+/// A body stream that fails instead of yielding more than `limit` bytes.
+struct Capped {
+    inner: ResponseBody,
+    seen: usize,
+    limit: usize,
+    done: bool,
+}
+
+impl Stream for Capped {
+    type Item = <ResponseBody as Stream>::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let next = self.inner.poll_next_unpin(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &next {
+            let seen = self.seen.saturating_add(chunk.len());
+            if seen > self.limit {
+                // The over-long chunk is dropped here and nothing more is read.
+                self.done = true;
+                let limit = self.limit;
+                return Poll::Ready(Some(Err(azure_core::Error::new(
+                    azure_core::error::ErrorKind::Io,
+                    BodyTooLarge { limit, seen },
+                ))));
+            }
+            self.seen = seen;
+        }
+        next
+    }
+}
+
+/// The client `check` uses: no redirects, bodies capped at [`MAX_BODY`].
+pub fn new_http_client() -> Result<Arc<dyn HttpClient>, crate::error::Error> {
+    Ok(Arc::new(BoundedClient::new(MAX_BODY)?))
 }
 
 impl HttpReader {
@@ -112,7 +253,57 @@ impl HttpReader {
             endpoints,
             timeout,
             retry,
+            max_body: MAX_BODY,
+            deadline: None,
             tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Ends every call, retry and token request `total` from now: after that a
+    /// call fails with [`CallError::Deadline`] instead of being sent or waited for.
+    #[must_use]
+    pub fn with_deadline(mut self, total: Duration) -> Self {
+        self.deadline = Some(Deadline {
+            at: Instant::now() + total,
+            total,
+        });
+        self
+    }
+
+    /// Caps bodies at `max_body` bytes instead of [`MAX_BODY`] (a client from
+    /// [`new_http_client`] still stops at its own cap).
+    #[must_use]
+    pub fn with_max_body(mut self, max_body: usize) -> Self {
+        self.max_body = max_body;
+        self
+    }
+
+    /// When the run's deadline passes, if it has one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline.map(|d| d.at)
+    }
+
+    /// How long the next wait may take: `wanted`, or less when the deadline comes
+    /// first (`true` then). `None` when the deadline has passed.
+    fn budget(&self, wanted: Duration) -> Option<(Duration, bool)> {
+        let Some(d) = self.deadline else {
+            return Some((wanted, false));
+        };
+        let left = d.at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            None
+        } else if left < wanted {
+            Some((left, true))
+        } else {
+            Some((wanted, false))
+        }
+    }
+
+    fn deadline_error(&self, call: String, during: String) -> CallError {
+        CallError::Deadline {
+            call,
+            seconds: self.deadline.map_or(0.0, |d| d.total.as_secs_f64()),
+            during,
         }
     }
 
@@ -137,10 +328,17 @@ impl HttpReader {
         if let Some(t) = self.cached(api) {
             return Ok(t);
         }
+        let what = || format!("the token request for {}", api.as_str());
+        let Some((budget, by_deadline)) = self.budget(self.timeout) else {
+            return Err(self.deadline_error(what(), "to start it".into()));
+        };
         let fut = self.credential.token(api, self.scope(api));
-        let got = match tokio::time::timeout(self.timeout, fut).await {
+        let got = match tokio::time::timeout(budget, fut).await {
             Ok(Ok(t)) => t.token,
             Ok(Err(detail)) => return Err(CallError::Credential { api, detail }),
+            Err(_) if by_deadline => {
+                return Err(self.deadline_error(what(), "for the token".into()));
+            }
             Err(_) => {
                 return Err(CallError::Credential {
                     api,
@@ -164,8 +362,12 @@ impl HttpReader {
         Ok(super::preflight::caller_from_jwt(token.secret()))
     }
 
+    /// One request and its whole body, within `--timeout` and the deadline.
     async fn attempt(&self, call: &Call, token: &Secret) -> Result<(Reply, Headers), CallError> {
         let host = host_of(&call.url);
+        let Some((budget, by_deadline)) = self.budget(self.timeout) else {
+            return Err(self.deadline_error(call.describe(), format!("to call {host}")));
+        };
         let method = match call.method {
             Method::Get => azure_core::Method::Get,
             Method::Post => azure_core::Method::Post,
@@ -177,24 +379,114 @@ impl HttpReader {
             req.insert_header("content-type", "application/json");
             req.set_body(body.to_string());
         }
+        // What had arrived when time ran out, for the message.
+        let got_headers = AtomicBool::new(false);
+        let received = AtomicUsize::new(0);
         let run = async {
-            let rsp = self.http.execute_request(&req).await?;
-            let (status, headers, body) = rsp.deconstruct();
-            let body = body.collect().await?;
-            Ok::<_, azure_core::Error>((u16::from(status), headers, body.to_vec()))
+            let rsp = self.http.execute_request(&req).await.map_err(|e| {
+                match e.downcast_ref::<Redirected>() {
+                    Some(r) => CallError::Redirect {
+                        call: call.describe(),
+                        status: r.status,
+                        target: r.target.clone(),
+                    },
+                    None => CallError::Network {
+                        host: host.clone(),
+                        detail: error_chain(&e),
+                    },
+                }
+            })?;
+            let (status, headers, mut body) = rsp.deconstruct();
+            got_headers.store(true, Ordering::Relaxed);
+            let status = u16::from(status);
+            // A client that passes 3xx through (not ours) is held to the same rule.
+            if (300..400).contains(&status) {
+                return Err(CallError::Redirect {
+                    call: call.describe(),
+                    status,
+                    target: redirect_target(&call.url, &headers),
+                });
+            }
+            if let Some(len) = content_length(&headers).filter(|n| *n > self.max_body as u64) {
+                return Err(CallError::TooLarge {
+                    call: call.describe(),
+                    limit: self.max_body,
+                    seen: len,
+                    announced: true,
+                });
+            }
+            let mut buf = Vec::new();
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| match e.downcast_ref::<BodyTooLarge>() {
+                    Some(t) => CallError::TooLarge {
+                        call: call.describe(),
+                        limit: t.limit.min(self.max_body),
+                        seen: t.seen as u64,
+                        announced: false,
+                    },
+                    None => CallError::Network {
+                        host: host.clone(),
+                        detail: error_chain(&e),
+                    },
+                })?;
+                let seen = buf.len().saturating_add(chunk.len());
+                if seen > self.max_body {
+                    return Err(CallError::TooLarge {
+                        call: call.describe(),
+                        limit: self.max_body,
+                        seen: seen as u64,
+                        announced: false,
+                    });
+                }
+                buf.extend_from_slice(&chunk);
+                received.store(buf.len(), Ordering::Relaxed);
+            }
+            Ok((Reply { status, body: buf }, headers))
         };
-        match tokio::time::timeout(self.timeout, run).await {
-            Ok(Ok((status, headers, body))) => Ok((Reply { status, body }, headers)),
-            Ok(Err(e)) => Err(CallError::Network {
-                host,
-                detail: error_chain(&e),
-            }),
-            Err(_) => Err(CallError::Timeout {
-                host,
-                seconds: self.timeout.as_secs_f64(),
-            }),
+        match tokio::time::timeout(budget, run).await {
+            Ok(result) => result,
+            Err(_) => {
+                let received = got_headers
+                    .load(Ordering::Relaxed)
+                    .then(|| received.load(Ordering::Relaxed));
+                if by_deadline {
+                    let during = match received {
+                        None => format!("for {host} to answer"),
+                        Some(n) => format!(
+                            "for {host} to finish its answer ({n} bytes of the body received)"
+                        ),
+                    };
+                    Err(self.deadline_error(call.describe(), during))
+                } else {
+                    Err(CallError::Timeout {
+                        host,
+                        seconds: self.timeout.as_secs_f64(),
+                        received,
+                    })
+                }
+            }
         }
     }
+}
+
+/// Where a redirect points, as `host[:port]`, for the message (never followed).
+fn redirect_target(from: &url::Url, headers: &Headers) -> String {
+    match headers.get_optional_str(&HeaderName::from_static("location")) {
+        None => "nowhere (no Location header)".into(),
+        Some(loc) => match from.join(loc.trim()) {
+            Ok(u) => host_of(&u),
+            Err(_) => "an invalid Location".into(),
+        },
+    }
+}
+
+/// The `Content-Length` header, when present and a number.
+fn content_length(headers: &Headers) -> Option<u64> {
+    headers
+        .get_optional_str(&HeaderName::from_static("content-length"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn host_of(url: &url::Url) -> String {
@@ -261,7 +553,20 @@ impl AzureReader for HttpReader {
             retry += 1;
             let delay = self.retry.delay(retry, wait.flatten());
             let left = self.retry.max_total.saturating_sub(start.elapsed());
-            tokio::time::sleep(delay.min(left)).await;
+            let delay = delay.min(left);
+            // A retry that could only start after the deadline is not waited for.
+            match self.budget(delay) {
+                Some((d, false)) => tokio::time::sleep(d).await,
+                _ => {
+                    let last = match &result {
+                        Ok((reply, _)) => format!("HTTP {}", reply.status),
+                        Err(e) => e.to_string(),
+                    };
+                    return Err(
+                        self.deadline_error(call.describe(), format!("to retry after {last}"))
+                    );
+                }
+            }
         }
     }
 }
@@ -291,6 +596,97 @@ mod tests {
             p.delay(1, Some(Duration::from_millis(20))),
             Duration::from_millis(20)
         );
+    }
+
+    /// A body of `chunks` as azure_core's reqwest client would hand it over.
+    fn body_of(chunks: &[&'static [u8]]) -> ResponseBody {
+        // The item type names azure_core's `Bytes` without a direct dependency on `bytes`.
+        fn item(c: &'static [u8]) -> <ResponseBody as Stream>::Item {
+            Ok(c.into())
+        }
+        let items: Vec<_> = chunks.iter().map(|c| item(c)).collect();
+        Response::new(
+            azure_core::StatusCode::Ok,
+            Headers::new(),
+            Box::pin(futures::stream::iter(items)),
+        )
+        .into_body()
+    }
+
+    #[test]
+    fn capped_body_stops_at_the_limit_and_reads_no_further() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut capped = Capped {
+                inner: body_of(&[b"abcd", b"efgh", b"ijkl", b"mnop"]),
+                seen: 0,
+                limit: 10,
+                done: false,
+            };
+            assert_eq!(&capped.next().await.unwrap().unwrap()[..], b"abcd");
+            assert_eq!(&capped.next().await.unwrap().unwrap()[..], b"efgh");
+            let err = capped.next().await.unwrap().unwrap_err();
+            let too_large = err.downcast_ref::<BodyTooLarge>().unwrap();
+            assert_eq!((too_large.limit, too_large.seen), (10, 12));
+            assert!(capped.next().await.is_none());
+            // Exactly at the limit is fine.
+            let whole = Capped {
+                inner: body_of(&[b"abcd", b"efgh"]),
+                seen: 0,
+                limit: 8,
+                done: false,
+            };
+            let parts: Vec<_> = whole.collect().await;
+            assert!(parts.iter().all(Result::is_ok) && parts.len() == 2);
+        });
+    }
+
+    #[test]
+    fn redirect_targets_are_resolved_against_the_request() {
+        let from = url::Url::parse("https://management.azure.com/subscriptions/x").unwrap();
+        let mut h = Headers::new();
+        h.insert("location", "https://evil.example.com:8443/steal");
+        assert_eq!(redirect_target(&from, &h), "evil.example.com:8443");
+        let mut h = Headers::new();
+        h.insert("location", "/elsewhere");
+        assert_eq!(redirect_target(&from, &h), "management.azure.com");
+        assert_eq!(
+            redirect_target(&from, &Headers::new()),
+            "nowhere (no Location header)"
+        );
+    }
+
+    #[test]
+    fn deadline_budget_shrinks_waits_and_ends_them() {
+        let reader = HttpReader::new(
+            Arc::new(BoundedClient::new(MAX_BODY).unwrap()),
+            Credential::client_secret(
+                new_http_client().unwrap(),
+                "http://127.0.0.1:9/",
+                "t",
+                "c",
+                "s",
+            )
+            .unwrap(),
+            Endpoints::new(super::super::endpoints::Cloud::Public, None, None, None).unwrap(),
+            Duration::from_secs(30),
+            RetryPolicy::default(),
+        );
+        assert_eq!(
+            reader.budget(Duration::from_secs(30)),
+            Some((Duration::from_secs(30), false))
+        );
+        let reader = reader.with_deadline(Duration::from_secs(5));
+        let (d, by_deadline) = reader.budget(Duration::from_secs(30)).unwrap();
+        assert!(by_deadline && d <= Duration::from_secs(5));
+        assert_eq!(
+            reader.budget(Duration::from_millis(10)),
+            Some((Duration::from_millis(10), false))
+        );
+        let reader = reader.with_deadline(Duration::ZERO);
+        assert_eq!(reader.budget(Duration::from_secs(1)), None);
     }
 
     #[test]

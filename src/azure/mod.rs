@@ -114,11 +114,81 @@ impl fmt::Debug for Reply {
     }
 }
 
+/// Most JSON values (scalars, arrays, objects) one answer may hold.
+///
+/// Parsing multiplies memory: `[0,0,0,...]` costs two bytes per element on the
+/// wire but one `serde_json::Value` (80 bytes with `preserve_order`) each in
+/// memory, so a body within [`http::MAX_BODY`] could still take over a gigabyte.
+/// A role assignment is about 17 values; ARM's limit of 4,000 assignments per
+/// subscription is under 70,000 values in one list, so 500,000 leaves room
+/// while bounding a parsed answer to about 40 MiB.
+pub const MAX_JSON_VALUES: usize = 500_000;
+
+/// Why a body could not be used as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// Not JSON at all (serde_json's message).
+    NotJson(String),
+    /// More than [`MAX_JSON_VALUES`] values.
+    TooManyValues,
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodyError::NotJson(e) => write!(f, "is not JSON ({e})"),
+            BodyError::TooManyValues => write!(
+                f,
+                "holds more than {MAX_JSON_VALUES} JSON values (check's cap on any Azure answer)"
+            ),
+        }
+    }
+}
+
+/// True when `body` holds at most `max` JSON values. An upper bound found without
+/// parsing: every value after the first follows a ',' or opens an array or object.
+fn values_at_most(body: &[u8], max: usize) -> bool {
+    let mut n = 1usize;
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b',' | b'[' | b'{' => {
+                n += 1;
+                if n > max {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
 impl Reply {
+    /// The body as JSON, refusing bodies of more than [`MAX_JSON_VALUES`] values
+    /// before anything is allocated for them.
+    pub fn json(&self) -> Result<serde_json::Value, BodyError> {
+        if !values_at_most(&self.body, MAX_JSON_VALUES) {
+            return Err(BodyError::TooManyValues);
+        }
+        serde_json::from_slice(&self.body).map_err(|e| BodyError::NotJson(e.to_string()))
+    }
+
     /// The Azure error `code` and `message` in the body, if any (ARM, Graph and the
     /// data plane all use `{"error": {"code", "message"}}`).
     pub fn error_text(&self) -> Option<String> {
-        let v: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
+        let v = self.json().ok()?;
         let e = v.get("error")?;
         let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
         let msg = e.get("message").and_then(|c| c.as_str()).unwrap_or("");
@@ -127,7 +197,7 @@ impl Reply {
     }
 }
 
-/// A call that produced no HTTP response at all.
+/// A call that produced no usable HTTP response.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallError {
     /// No token could be obtained for the API (the credential's message, never a secret).
@@ -144,13 +214,67 @@ pub enum CallError {
         /// What went wrong.
         detail: String,
     },
-    /// No response within `--timeout`.
+    /// No complete response within `--timeout`.
     Timeout {
         /// Host that was slow.
         host: String,
         /// The timeout in seconds.
         seconds: f64,
+        /// Body bytes received when time ran out; `None` when not even the
+        /// status line and headers had arrived.
+        received: Option<usize>,
     },
+    /// The answer was a redirect (3xx). Azure's APIs do not redirect these calls;
+    /// check never follows one, so neither the token nor anything else goes there.
+    Redirect {
+        /// The call ([`Call::describe`]).
+        call: String,
+        /// The 3xx status.
+        status: u16,
+        /// Host (and port) the redirect pointed to, or why there is none.
+        target: String,
+    },
+    /// The answer was larger than [`http::MAX_BODY`]; reading stopped there.
+    TooLarge {
+        /// The call ([`Call::describe`]).
+        call: String,
+        /// The cap in bytes.
+        limit: usize,
+        /// Bytes received, or announced by `Content-Length`, when check stopped.
+        seen: u64,
+        /// `seen` is the announced `Content-Length` (nothing was read).
+        announced: bool,
+    },
+    /// The overall deadline of the run (`--deadline`) passed.
+    Deadline {
+        /// The call ([`Call::describe`]), or the token request.
+        call: String,
+        /// The deadline in seconds.
+        seconds: f64,
+        /// What the call was waiting for, e.g. "for 127.0.0.1:8080 to answer".
+        during: String,
+    },
+}
+
+impl CallError {
+    /// True when check must stop (exit 3) wherever this happens, even on a read
+    /// whose failure otherwise only leaves a rule undecided: an answer that must
+    /// not be trusted (a redirect, an oversized body) or a passed deadline.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            CallError::Redirect { .. } | CallError::TooLarge { .. } | CallError::Deadline { .. }
+        )
+    }
+}
+
+/// `n` bytes in the unit a reader takes in at a glance.
+fn bytes(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{n} bytes ({:.1} MiB)", n as f64 / f64::from(1u32 << 20))
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 impl fmt::Display for CallError {
@@ -168,9 +292,63 @@ impl fmt::Display for CallError {
                     "could not reach {host}: {detail}. Check the network, proxy and endpoint flags"
                 )
             }
-            CallError::Timeout { host, seconds } => {
+            CallError::Timeout {
+                host,
+                seconds,
+                received: None,
+            } => {
                 write!(f, "{host} did not answer within {seconds} s (--timeout)")
             }
+            CallError::Timeout {
+                host,
+                seconds,
+                received: Some(n),
+            } => write!(
+                f,
+                "{host} did not finish sending its answer within {seconds} s (--timeout; {} of \
+                 the body received)",
+                bytes(*n as u64)
+            ),
+            CallError::Redirect {
+                call,
+                status,
+                target,
+            } => write!(
+                f,
+                "{call} answered with a redirect (HTTP {status}) to {target}; Azure does not \
+                 redirect this call, so check does not follow it and sends nothing there. \
+                 Check the endpoint flags (--arm-endpoint, --vault-endpoint, --graph-endpoint) \
+                 and any proxy in between"
+            ),
+            CallError::TooLarge {
+                call,
+                limit,
+                seen,
+                announced,
+            } => {
+                let seen = bytes(*seen);
+                let what = if *announced {
+                    format!("announced {seen}")
+                } else {
+                    format!("sent more than that: check stopped reading at {seen}")
+                };
+                write!(
+                    f,
+                    "{call} answered with a body over check's cap of {} and {what}; Azure's \
+                     answers to these reads are kilobytes, so the endpoint or a proxy in \
+                     between is not Azure",
+                    bytes(*limit as u64)
+                )
+            }
+            CallError::Deadline {
+                call,
+                seconds,
+                during,
+            } => write!(
+                f,
+                "{call}: check's overall deadline of {seconds} s (--deadline) passed while \
+                 waiting {during}; try again later or raise --deadline"
+            ),
         }
     }
 }
@@ -182,4 +360,48 @@ pub trait AzureReader: Send + Sync {
     fn authenticate(&self, api: Api) -> impl Future<Output = Result<(), CallError>> + Send;
     /// Sends one call (with retries for 429/5xx) and returns the final response.
     fn send(&self, call: Call) -> impl Future<Output = Result<Reply, CallError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_value_count_is_an_upper_bound_that_ignores_strings() {
+        assert!(values_at_most(b"{}", 2));
+        assert!(values_at_most(b"[1,2,3]", 4));
+        assert!(!values_at_most(b"[1,2,3]", 3));
+        // Commas and brackets inside strings (with escaped quotes) are text.
+        assert!(values_at_most(br#"{"a":"x,[{,\",]"}"#, 3));
+        let reply = |body: &[u8]| Reply {
+            status: 200,
+            body: body.to_vec(),
+        };
+        let many = format!("[{}0]", "0,".repeat(MAX_JSON_VALUES));
+        assert_eq!(reply(many.as_bytes()).json(), Err(BodyError::TooManyValues));
+        let fits = format!("[{}0]", "0,".repeat(MAX_JSON_VALUES - 3));
+        assert!(reply(fits.as_bytes()).json().is_ok());
+        assert!(matches!(
+            reply(b"<html>").json(),
+            Err(BodyError::NotJson(_))
+        ));
+    }
+
+    #[test]
+    fn only_untrustworthy_answers_and_the_deadline_are_fatal() {
+        let redirect = CallError::Redirect {
+            call: "GET x".into(),
+            status: 307,
+            target: "evil:1".into(),
+        };
+        assert!(redirect.is_fatal());
+        let timeout = CallError::Timeout {
+            host: "h".into(),
+            seconds: 1.0,
+            received: None,
+        };
+        assert!(!timeout.is_fatal());
+        assert_eq!(bytes(10), "10 bytes");
+        assert_eq!(bytes(3 << 20), "3145728 bytes (3.0 MiB)");
+    }
 }

@@ -64,6 +64,9 @@ async fn step<R: AzureReader>(
 ) -> Result<Result<String, Probe>, Error> {
     let reply: Reply = match reader.send(call.clone()).await {
         Ok(r) => r,
+        // An untrustworthy answer or the passed deadline stops check; anything
+        // else only leaves the probe undecided.
+        Err(e) if e.is_fatal() => return Err(Error::Azure(format!("--probe: {op}: {e}"))),
         Err(e) => {
             return Ok(Err(Probe::Unknown(format!(
                 "{op} could not be called: {e}"
@@ -76,9 +79,9 @@ async fn step<R: AzureReader>(
         .unwrap_or_default();
     match reply.status {
         200 => {
-            let j: Json = serde_json::from_slice(&reply.body).map_err(|e| {
+            let j: Json = reply.json().map_err(|e| {
                 Error::Azure(format!(
-                    "--probe: {} returned a body that is not JSON ({e})",
+                    "--probe: {} returned a body that {e}",
                     call.describe()
                 ))
             })?;

@@ -157,13 +157,123 @@ pub(crate) fn join(base: &Url, path: &str, query: &[(&str, &str)]) -> Result<Url
 
 /// Parses a JSON body, or says which call returned something unusable.
 pub(crate) fn json_of(what: &str, call: &Call, reply: &Reply) -> Result<Json, Error> {
-    serde_json::from_slice(&reply.body).map_err(|e| {
+    reply.json().map_err(|e| {
         Error::Azure(format!(
-            "{what}: {} returned a body that is not JSON ({e}); Azure or a proxy answered \
+            "{what}: {} returned a body that {e}; Azure or a proxy answered \
              with something unusable, try again or check --arm-endpoint/--vault-endpoint",
             call.describe()
         ))
     })
+}
+
+/// Says that `call` was answered with something other than what was asked for.
+/// Azure never answers a read of one resource with another: the endpoint, or a
+/// proxy in between, is not Azure, and check stops rather than report on an
+/// object Azure did not send.
+fn foreign(what: &str, call: &Call, got: &str, asked: &str) -> Error {
+    Error::Azure(format!(
+        "{what}: {} answered with {got} instead of {asked}; Azure does not answer a read with \
+         anything else, so the endpoint or a proxy in between is not Azure: check the endpoint \
+         flags (--arm-endpoint, --vault-endpoint, --graph-endpoint) and any proxy",
+        call.describe()
+    ))
+}
+
+/// Exit 3 unless `body` is the ARM resource `id` of type `kind`: an object with
+/// that `id` (ARM compares IDs case-insensitively), that `type` and an object
+/// of `properties`.
+fn expect_resource(
+    what: &str,
+    call: &Call,
+    body: &Json,
+    id: &str,
+    kind: &str,
+) -> Result<(), Error> {
+    let asked = format!("the {kind} resource '{id}'");
+    if !body.is_object() {
+        return Err(foreign(what, call, "JSON that is not an object", &asked));
+    }
+    match str_at(body, &["id"]) {
+        Some(got) if got.eq_ignore_ascii_case(id) => {}
+        Some(got) => {
+            return Err(foreign(
+                what,
+                call,
+                &format!("the resource '{got}'"),
+                &asked,
+            ))
+        }
+        None => return Err(foreign(what, call, "an object without an 'id'", &asked)),
+    }
+    match str_at(body, &["type"]) {
+        Some(got) if got.eq_ignore_ascii_case(kind) => {}
+        Some(got) => {
+            return Err(foreign(
+                what,
+                call,
+                &format!("a resource of type '{got}'"),
+                &asked,
+            ))
+        }
+        None => return Err(foreign(what, call, "an object without a 'type'", &asked)),
+    }
+    if !body.get("properties").is_some_and(Json::is_object) {
+        return Err(foreign(
+            what,
+            call,
+            "a resource without 'properties'",
+            &asked,
+        ));
+    }
+    Ok(())
+}
+
+/// Role assignment type as ARM names it.
+const ROLE_ASSIGNMENT_TYPE: &str = "Microsoft.Authorization/roleAssignments";
+
+/// True when an assignment at `scope` applies to the key `key_id`: at the key,
+/// above it (the vault, its resource group, the subscription, the root `/`), or
+/// at a management group (above every subscription in it; ARM returned it for
+/// `atScope()`, which lists only what is at or above the scope, and the
+/// hierarchy itself is not check's to read).
+fn scope_applies(scope: &str, key_id: &str) -> bool {
+    let scope = scope.trim_end_matches('/').to_ascii_lowercase();
+    let key = key_id.to_ascii_lowercase();
+    if scope.is_empty() || key == scope || key.starts_with(&format!("{scope}/")) {
+        return true;
+    }
+    scope
+        .strip_prefix("/providers/microsoft.management/managementgroups/")
+        .is_some_and(|mg| !mg.is_empty() && !mg.contains('/'))
+}
+
+/// Exit 3 unless `a` is a role assignment whose scope applies to `key_id`: ARM
+/// lists only those for `atScope()`, so anything else means the list is not
+/// the answer to the question asked.
+fn expect_assignment(what: &str, call: &Call, a: &Json, key_id: &str) -> Result<(), Error> {
+    let asked = format!("only role assignments at or above '{key_id}'");
+    let id = str_at(a, &["id"]);
+    let shaped = a.is_object()
+        && id.is_some()
+        && str_at(a, &["type"]).is_some_and(|t| t.eq_ignore_ascii_case(ROLE_ASSIGNMENT_TYPE))
+        && str_at(a, &["properties", "roleDefinitionId"]).is_some()
+        && str_at(a, &["properties", "principalId"]).is_some();
+    let Some(scope) = str_at(a, &["properties", "scope"]).filter(|_| shaped) else {
+        let got = match id {
+            Some(id) => format!("an item '{id}' that is not a role assignment"),
+            None => "an item that is not a role assignment".to_string(),
+        };
+        return Err(foreign(what, call, &got, &asked));
+    };
+    if !scope_applies(scope, key_id) {
+        return Err(foreign(
+            what,
+            call,
+            &format!("a role assignment at scope '{scope}'"),
+            &asked,
+        ));
+    }
+    Ok(())
 }
 
 /// Maps a non-success reply to the exit-3 error that says what to do.
@@ -374,21 +484,36 @@ pub async fn read<R: AzureReader>(
         )?,
     );
     let ((v, k, ras, rot, sp), sub) = both(mode, round1, reader.send(sub_call)).await;
+    let sub = match sub {
+        Err(e) if e.is_fatal() => return Err(call_err("reading the subscription", e)),
+        other => other.ok(),
+    };
     state.tenant_id = sub
-        .ok()
         .filter(|r| r.status == 200)
-        .and_then(|r| serde_json::from_slice::<Json>(&r.body).ok())
+        .and_then(|r| r.json().ok())
+        // Another subscription's tenant is no answer about this one.
+        .filter(|j| {
+            str_at(j, &["subscriptionId"])
+                .is_some_and(|s| s.eq_ignore_ascii_case(&target.subscription))
+        })
         .and_then(|j| str_at(&j, &["tenantId"]).map(str::to_string))
         .filter(|t| t.len() == 36 && uuid::Uuid::try_parse(t).is_ok());
 
     // Vault.
     let v = v.map_err(|e| call_err(&format!("reading vault '{vault}'"), e))?;
     let vault_json = match v.status {
-        200 => Some(json_of(
-            &format!("reading vault '{vault}'"),
-            &vault_call,
-            &v,
-        )?),
+        200 => {
+            let what = format!("reading vault '{vault}'");
+            let j = json_of(&what, &vault_call, &v)?;
+            expect_resource(
+                &what,
+                &vault_call,
+                &j,
+                &vault_id,
+                "Microsoft.KeyVault/vaults",
+            )?;
+            Some(j)
+        }
         404 => {
             state.problems.push(ReadProblem {
                 kind: ProblemKind::VaultMissing,
@@ -423,7 +548,18 @@ pub async fn read<R: AzureReader>(
     // Key (only meaningful when the vault exists).
     let k = k.map_err(|e| call_err(&format!("reading key '{key}'"), e))?;
     let mut key_json = match (k.status, vault_json.is_some()) {
-        (200, _) => Some(json_of(&format!("reading key '{key}'"), &key_call, &k)?),
+        (200, _) => {
+            let what = format!("reading key '{key}'");
+            let j = json_of(&what, &key_call, &k)?;
+            expect_resource(
+                &what,
+                &key_call,
+                &j,
+                &key_id,
+                "Microsoft.KeyVault/vaults/keys",
+            )?;
+            Some(j)
+        }
         (404, true) => {
             state.problems.push(ReadProblem {
                 kind: ProblemKind::KeyMissing,
@@ -519,7 +655,7 @@ pub async fn read<R: AzureReader>(
             mode,
             def_calls.iter().cloned().map(|c| reader.send(c)).collect(),
         ),
-        principal(reader, endpoints, target, graph_tok, sp),
+        principal(reader, endpoints, target, graph_tok, sp_call.as_ref(), sp),
     )
     .await;
     for (call, reply) in def_calls.iter().zip(defs) {
@@ -610,6 +746,7 @@ fn rotation_policy(
     };
     let reply = match (reply, token_error) {
         (Some(Ok(r)), _) => r,
+        (_, Some(e)) | (Some(Err(e)), None) if e.is_fatal() => return Err(call_err(&what, e)),
         (_, Some(e)) | (Some(Err(e)), None) => {
             return Ok(unknown(format!(
                 "the rotation policy of key '{key}' could not be read: {e}"
@@ -669,17 +806,9 @@ async fn role_assignments<R: AzureReader>(
                 call.describe()
             ))
         })?;
-        let key_lc = key_id.to_ascii_lowercase();
         for a in items {
-            let scope = str_at(a, &["properties", "scope"]).unwrap_or_default();
-            let scope_lc = scope.trim_end_matches('/').to_ascii_lowercase();
-            // Keep assignments at the key or above it (atScope() should already do this).
-            let applies = scope_lc.is_empty()
-                || key_lc == scope_lc
-                || key_lc.starts_with(&format!("{scope_lc}/"));
-            if applies {
-                out.push(a.clone());
-            }
+            expect_assignment(what, &call, a, key_id)?;
+            out.push(a.clone());
         }
         let Some(next) = page
             .get("nextLink")
@@ -711,11 +840,35 @@ async fn role_assignments<R: AzureReader>(
 
 /// A Graph answer's JSON, or exit 3 saying Graph returned something unusable.
 fn graph_json(what: &str, reply: &Reply) -> Result<Json, Error> {
-    serde_json::from_slice(&reply.body).map_err(|e| {
-        Error::Azure(format!(
-            "{what}: Graph returned a body that is not JSON ({e})"
-        ))
-    })
+    reply
+        .json()
+        .map_err(|e| Error::Azure(format!("{what}: Graph returned a body that {e}")))
+}
+
+/// Exit 3 unless Graph's answer is the service principal asked for: its `field`
+/// (`id` or `appId`) is `asked`.
+fn expect_principal(
+    what: &str,
+    call: &Call,
+    j: &Json,
+    field: &str,
+    asked: &str,
+) -> Result<(), Error> {
+    match str_at(j, &[field]) {
+        Some(got) if got.eq_ignore_ascii_case(asked) => Ok(()),
+        Some(got) => Err(foreign(
+            what,
+            call,
+            &format!("the object with {field} '{got}'"),
+            &format!("the service principal with {field} '{asked}'"),
+        )),
+        None => Err(foreign(
+            what,
+            call,
+            &format!("an object without '{field}'"),
+            &format!("the service principal with {field} '{asked}'"),
+        )),
+    }
 }
 
 /// Confirms the vendor principal in Graph; an app ID gets the object ID to use.
@@ -724,6 +877,7 @@ async fn principal<R: AzureReader>(
     endpoints: &Endpoints,
     target: &Target,
     graph_tok: Option<Result<(), CallError>>,
+    by_object: Option<&Call>,
     first: Option<Result<Reply, CallError>>,
 ) -> Result<(Option<Principal>, Vec<ReadProblem>), Error> {
     let Some(id) = &target.sp_object_id else {
@@ -742,13 +896,18 @@ async fn principal<R: AzureReader>(
             }],
         ))
     };
+    let what = "looking up the vendor principal in Microsoft Graph";
     if let Some(Err(e)) = graph_tok {
+        if e.is_fatal() {
+            return Err(call_err(what, e));
+        }
         return unknown(format!(
             "could not confirm in Microsoft Graph that service principal {id} exists: {e}"
         ));
     }
     let reply = match first {
         Some(Ok(r)) => r,
+        Some(Err(e)) if e.is_fatal() => return Err(call_err(what, e)),
         Some(Err(e)) => {
             return unknown(format!(
                 "could not confirm in Microsoft Graph that service principal {id} exists: {e}"
@@ -768,9 +927,14 @@ async fn principal<R: AzureReader>(
         app_id: str_at(j, &["appId"]).unwrap_or_default().to_string(),
         display_name: str_at(j, &["displayName"]).unwrap_or_default().to_string(),
     };
-    let what = "looking up the vendor principal in Microsoft Graph";
     match reply.status {
-        200 => return Ok((Some(parse(&graph_json(what, &reply)?)), Vec::new())),
+        200 => {
+            let j = graph_json(what, &reply)?;
+            if let Some(call) = by_object {
+                expect_principal(what, call, &j, "id", id)?;
+            }
+            return Ok((Some(parse(&j)), Vec::new()));
+        }
         401 | 403 => return unknown(graph_denied(reply.status)),
         // Graph answers 400 for an ID it cannot parse, 404 for an unknown object ID.
         400 | 404 => {}
@@ -784,13 +948,16 @@ async fn principal<R: AzureReader>(
             &[("$select", "id,appId,displayName")],
         )?,
     );
-    let r = match reader.send(by_app).await {
+    let r = match reader.send(by_app.clone()).await {
         Ok(r) => r,
+        Err(e) if e.is_fatal() => return Err(call_err(what, e)),
         Err(e) => return unknown(format!("{what}: {e}")),
     };
     match r.status {
         200 => {
-            let p = parse(&graph_json(what, &r)?);
+            let j = graph_json(what, &r)?;
+            expect_principal(what, &by_app, &j, "appId", id)?;
+            let p = parse(&j);
             let problem = ReadProblem {
                 kind: ProblemKind::PrincipalIsAppId {
                     object_id: p.object_id.clone(),
@@ -979,6 +1146,33 @@ mod tests {
             u.as_str(),
             "http://127.0.0.1:1/prefix/subscriptions/s/providers/x%20y?%24filter=atScope%28%29"
         );
+    }
+
+    #[test]
+    fn assignment_scopes_at_or_above_the_key() {
+        let key =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/keys/k";
+        for scope in [
+            key,
+            "/subscriptions/S/resourcegroups/RG/providers/Microsoft.KeyVault/vaults/KV",
+            "/subscriptions/s/resourceGroups/rg/",
+            "/subscriptions/s",
+            "/",
+            "/providers/Microsoft.Management/managementGroups/root-mg",
+        ] {
+            assert!(scope_applies(scope, key), "{scope}");
+        }
+        for scope in [
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv2",
+            // A prefix of a name is not a parent scope.
+            "/subscriptions/s/resourceGroups/r",
+            "/subscriptions/other",
+            "/providers/Microsoft.Management/managementGroups/",
+            "/providers/Microsoft.Management/managementGroups/mg/subscriptions/x",
+            "/providers/Microsoft.Management",
+        ] {
+            assert!(!scope_applies(scope, key), "{scope}");
+        }
     }
 
     #[test]

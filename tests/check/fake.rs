@@ -6,11 +6,16 @@
 //! It insists on what Azure insists on: a bearer token on every call but the
 //! token request, and an `api-version` on every ARM and data-plane call.
 //! Answers per path are queued: each request takes the next one, the last repeats.
+//!
+//! Hostile answers too: redirects, bodies far over check's cap (streamed, or
+//! announced by `Content-Length`), bodies that trickle a byte at a time, and a
+//! fake that redirects every request (token requests included) elsewhere.
 
 #![allow(dead_code)]
 
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -47,6 +52,25 @@ pub const ROLE_CSEU: &str = "e147488a-f6f5-4113-8e2d-b22465e65bf6";
 /// Key Vault Crypto Officer.
 pub const ROLE_OFFICER: &str = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603";
 
+/// How a queued answer's body is sent.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Shape {
+    /// `body`, with its Content-Length.
+    Whole,
+    /// This many bytes of a JSON array (`[0,0,...`), chunked, no Content-Length:
+    /// only counting what arrives can stop the reader.
+    Streamed(u64),
+    /// A Content-Length of this many bytes, then as much of them as the reader takes.
+    Announced(u64),
+    /// Headers at once (Content-Length `bytes`), then one byte every `every`.
+    Trickle {
+        /// Pause before each byte.
+        every: Duration,
+        /// Bytes in all.
+        bytes: usize,
+    },
+}
+
 /// One queued answer.
 #[derive(Clone, Debug)]
 pub struct Canned {
@@ -58,6 +82,8 @@ pub struct Canned {
     pub headers: Vec<(String, String)>,
     /// Added before answering.
     pub delay: Duration,
+    /// How the body is sent.
+    pub shape: Shape,
 }
 
 impl Canned {
@@ -72,6 +98,7 @@ impl Canned {
             body: body.to_string(),
             headers: Vec::new(),
             delay: Duration::ZERO,
+            shape: Shape::Whole,
         }
     }
     /// An ARM-style error.
@@ -88,7 +115,42 @@ impl Canned {
             body: "<html>proxy error".into(),
             headers: Vec::new(),
             delay: Duration::ZERO,
+            shape: Shape::Whole,
         }
+    }
+    /// A redirect (`status` 3xx) to `location`, with an empty body.
+    pub fn redirect(status: u16, location: &str) -> Self {
+        Canned {
+            body: String::new(),
+            ..Canned::garbage()
+        }
+        .status_code(status)
+        .header("Location", location)
+    }
+    /// 200 with `bytes` bytes of JSON array, streamed without a length.
+    pub fn streamed(bytes: u64) -> Self {
+        Canned {
+            shape: Shape::Streamed(bytes),
+            ..Canned::garbage()
+        }
+    }
+    /// 200 announcing `bytes` bytes in Content-Length.
+    pub fn announced(bytes: u64) -> Self {
+        Canned {
+            shape: Shape::Announced(bytes),
+            ..Canned::garbage()
+        }
+    }
+    /// 200 whose `bytes`-byte body comes one byte every `every`.
+    pub fn trickle(every: Duration, bytes: usize) -> Self {
+        Canned {
+            shape: Shape::Trickle { every, bytes },
+            ..Canned::garbage()
+        }
+    }
+    fn status_code(mut self, status: u16) -> Self {
+        self.status = status;
+        self
     }
     /// With a header.
     pub fn header(mut self, k: &str, v: &str) -> Self {
@@ -123,6 +185,7 @@ struct State {
     seen: Vec<Seen>,
     token_requests: usize,
     latency: Duration,
+    redirect_all: Option<String>,
     unwrap_mismatch: bool,
     wrap_status: Option<u16>,
     /// checkNameAvailability answers by lower-case vault name (default: available).
@@ -144,6 +207,13 @@ impl Drop for Fake {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+fn url_path_and_query(url: &url::Url) -> String {
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
     }
 }
 
@@ -211,6 +281,20 @@ impl Fake {
         self.state.lock().unwrap().latency = d;
     }
 
+    /// Answers every request, the token request too, with a 307 to the same path
+    /// and query under `base`.
+    pub fn redirect_all(&self, base: &str) {
+        self.state.lock().unwrap().redirect_all = Some(base.trim_end_matches('/').to_string());
+    }
+
+    /// The `host:port` of this fake.
+    pub fn host(&self) -> String {
+        self.url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string()
+    }
+
     /// Makes unwrapKey return different bytes.
     pub fn unwrap_mismatch(&self) {
         self.state.lock().unwrap().unwrap_mismatch = true;
@@ -241,19 +325,84 @@ impl Fake {
     }
 }
 
+/// `limit` bytes of `[0,0,0,...` (a JSON array that never closes).
+struct Zeros {
+    sent: u64,
+    limit: u64,
+}
+
+impl std::io::Read for Zeros {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min((self.limit - self.sent) as usize);
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            let at = self.sent + i as u64;
+            *b = match at {
+                0 => b'[',
+                _ if at % 2 == 1 => b'0',
+                _ => b',',
+            };
+        }
+        self.sent += n as u64;
+        Ok(n)
+    }
+}
+
 fn respond(req: tiny_http::Request, c: &Canned) {
     if !c.delay.is_zero() {
         thread::sleep(c.delay);
     }
-    let mut rsp = tiny_http::Response::from_string(c.body.clone())
-        .with_status_code(c.status)
-        .with_header(
-            tiny_http::Header::from_bytes(&b"content-type"[..], &b"application/json"[..]).unwrap(),
-        );
-    for (k, v) in &c.headers {
-        rsp = rsp.with_header(tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap());
-    }
-    let _ = req.respond(rsp);
+    let header =
+        |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap();
+    let mut headers = vec![header("content-type", "application/json")];
+    headers.extend(c.headers.iter().map(|(k, v)| header(k, v)));
+    let status = tiny_http::StatusCode(c.status);
+    // Writes fail once the client hangs up, which ends the thread.
+    let _ = match c.shape {
+        Shape::Whole => {
+            let mut rsp =
+                tiny_http::Response::from_string(c.body.clone()).with_status_code(c.status);
+            for h in headers {
+                rsp = rsp.with_header(h);
+            }
+            req.respond(rsp)
+        }
+        Shape::Streamed(limit) => req.respond(tiny_http::Response::new(
+            status,
+            headers,
+            Zeros { sent: 0, limit },
+            None,
+            None,
+        )),
+        // tiny_http switches large bodies to chunked unless told otherwise.
+        Shape::Announced(limit) => req.respond(
+            tiny_http::Response::new(
+                status,
+                headers,
+                Zeros { sent: 0, limit },
+                Some(limit as usize),
+                None,
+            )
+            .with_chunked_threshold(usize::MAX),
+        ),
+        Shape::Trickle { every, bytes } => {
+            // Raw HTTP, flushed byte by byte: tiny_http would buffer the body.
+            let mut w = req.into_writer();
+            let head = format!(
+                "HTTP/1.1 {} OK\r\ncontent-type: application/json\r\ncontent-length: {bytes}\r\n\
+                 connection: close\r\n\r\n",
+                c.status
+            );
+            let mut result = w.write_all(head.as_bytes()).and_then(|_| w.flush());
+            for _ in 0..bytes {
+                if result.is_err() {
+                    break;
+                }
+                thread::sleep(every);
+                result = w.write_all(b" ").and_then(|_| w.flush());
+            }
+            result
+        }
+    };
 }
 
 fn handle(mut req: tiny_http::Request, st: &Mutex<State>) {
@@ -284,6 +433,13 @@ fn handle(mut req: tiny_http::Request, st: &Mutex<State>) {
     };
     if !latency.is_zero() {
         thread::sleep(latency);
+    }
+    let redirect_all = st.lock().unwrap().redirect_all.clone();
+    if let Some(base) = redirect_all {
+        return respond(
+            req,
+            &Canned::redirect(307, &format!("{base}{}", url_path_and_query(&url))),
+        );
     }
 
     // Token endpoint: POST /{tenant}/oauth2/v2.0/token with the client secret in the body.
@@ -503,13 +659,28 @@ pub fn assignment(
     a
 }
 
+/// The corpus's vault example as ARM answers for the scenario's vault (its
+/// `id` and `name`; the example's own ID is in another resource group).
+pub fn vault_body(dir: &std::path::Path) -> Json {
+    let mut vault = example(dir, ex::VAULT);
+    vault["id"] = json!(vault_id());
+    vault["name"] = json!(VAULT);
+    vault
+}
+
+/// The corpus's key example as ARM answers for the scenario's key.
+pub fn key_body(dir: &std::path::Path) -> Json {
+    let mut key = example(dir, ex::KEY);
+    key["id"] = json!(key_id());
+    key["name"] = json!(KEY);
+    key
+}
+
 /// A compliant deployment: examples extended with purge protection, RBAC, a rotation
 /// policy, the two role assignments and the vendor principal in Graph.
 pub fn compliant(dir: &std::path::Path) -> Fake {
     let fake = Fake::start();
-    let mut vault = example(dir, ex::VAULT);
-    vault["id"] = json!(vault_id());
-    vault["name"] = json!(VAULT);
+    let mut vault = vault_body(dir);
     vault["location"] = json!("eastus");
     let p = &mut vault["properties"];
     p["enablePurgeProtection"] = json!(true);
@@ -519,9 +690,7 @@ pub fn compliant(dir: &std::path::Path) -> Fake {
     p["vaultUri"] = json!(format!("https://{VAULT}.vault.azure.net/"));
     fake.route(&vault_id(), vec![Canned::ok(vault)]);
 
-    let mut key = example(dir, ex::KEY);
-    key["id"] = json!(key_id());
-    key["name"] = json!(KEY);
+    let mut key = key_body(dir);
     key["properties"]["keySize"] = json!(3072);
     fake.route(&key_id(), vec![Canned::ok(key)]);
     fake.route(

@@ -1,4 +1,7 @@
-//! The live reader over the *unmodified* REST API examples of the corpus.
+//! The live reader over the REST API examples of the corpus, unmodified but for
+//! the vault's and key's `id`: the examples describe resources in different
+//! subscriptions and resource groups, and check refuses an answer about any
+//! resource but the one it asked for.
 
 use super::cli::run_raw;
 use super::fake::*;
@@ -14,8 +17,15 @@ fn unmodified_rest_examples_fill_the_model() {
     let vault_id = vault_id().replace(SUB, EX_SUB);
     let key_id = key_id().replace(SUB, EX_SUB);
     let ra_path = ra_path().replace(SUB, EX_SUB);
-    fake.route(&vault_id, vec![Canned::ok(example(&dir, ex::VAULT))]);
-    fake.route(&key_id, vec![Canned::ok(example(&dir, ex::KEY))]);
+    // ARM may spell an ID in its own case ("resourcegroups"); IDs compare
+    // case-insensitively and ARM's spelling is kept.
+    let arm_case = |id: &str| id.replace("resourceGroups", "resourcegroups");
+    let mut vault = example(&dir, ex::VAULT);
+    vault["id"] = serde_json::json!(arm_case(&vault_id));
+    let mut key = example(&dir, ex::KEY);
+    key["id"] = serde_json::json!(arm_case(&key_id));
+    fake.route(&vault_id, vec![Canned::ok(vault)]);
+    fake.route(&key_id, vec![Canned::ok(key)]);
     fake.route(&ra_path, vec![Canned::ok(example(&dir, ex::RA_LIST))]);
     fake.route(
         &rotation_path(),
@@ -57,10 +67,10 @@ fn unmodified_rest_examples_fill_the_model() {
     let res = j["resources"].as_array().unwrap();
     let vault = &res[0];
     assert_eq!(vault["kind"], "vault");
-    // The example's own ID is kept as the origin.
+    // ARM's own spelling of the ID is kept as the origin.
     assert_eq!(
         vault["origin"]["azure"],
-        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/sample-resource-group/providers/Microsoft.KeyVault/vaults/sample-vault"
+        format!("/subscriptions/{EX_SUB}/resourcegroups/{RG}/providers/Microsoft.KeyVault/vaults/{VAULT}")
     );
     assert_eq!(vault["body"]["location"], "westus");
     assert_eq!(vault["body"]["properties"]["sku"]["name"], "standard");

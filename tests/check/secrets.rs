@@ -38,7 +38,7 @@ fn debug_of_reader_and_credential_is_redacted() {
     use cmek_arm::azure::credentials::Credential;
     use cmek_arm::azure::endpoints::{Cloud, Endpoints};
     use cmek_arm::azure::http::{new_http_client, HttpReader, RetryPolicy};
-    let http = new_http_client();
+    let http = new_http_client().unwrap();
     let cred =
         Credential::client_secret(http.clone(), "http://127.0.0.1:9/", TENANT, CLIENT, SECRET)
             .unwrap();

@@ -444,6 +444,7 @@ impl ContextArgs {
             tenant_id: self.tenant_id.clone(),
             deployer_object_id: self.deployer_object_id.clone(),
             deployment_name: None,
+            not_the_deployer: Vec::new(),
         }
     }
 }

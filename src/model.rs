@@ -925,14 +925,18 @@ pub fn from_expansion_with(
             // Template rules report on every resource type: their suppressions count too.
             let entries = suppressions(&er.body, &sources, &er.origin);
             if !entries.is_empty() {
-                let name = match &er.name {
-                    Value::String(n) => n.clone(),
-                    _ => locate(&sources, &er.origin, &["name"])
-                        .2
-                        .unwrap_or_else(|| "<unknown name>".into()),
+                let resource = match (&er.name, &er.handle, &er.origin) {
+                    (Value::String(_) | Value::Text(_), _, _) => {
+                        format!("{}/{}", er.resource_type, er.name.display())
+                    }
+                    (_, Some(h), _) => h.clone(),
+                    (_, None, Location::File { pointer, .. }) => {
+                        format!("{} at {pointer}", er.resource_type)
+                    }
+                    _ => format!("{} with an unknown name", er.resource_type),
                 };
                 deployment.others.push(Suppressed {
-                    resource: format!("{}/{name}", er.resource_type),
+                    resource,
                     origin: er.origin.clone(),
                     entries,
                 });

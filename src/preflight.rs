@@ -180,6 +180,7 @@ pub fn context(c: &DeployContext) -> Context {
         tenant_id: c.tenant_id.clone(),
         deployer_object_id: c.deployer_object_id.clone(),
         deployment_name: Some(c.deployment_name.clone()),
+        not_the_deployer: Vec::new(),
     }
 }
 

@@ -135,9 +135,13 @@ pub fn collect(
         .as_deref()
         .map(AzureSchemas::open)
         .transpose()?;
+    let mut context = options.context.clone();
+    context
+        .not_the_deployer
+        .extend(settings.sp_object_id.clone());
     let analysis = Analysis {
         settings,
-        context: &options.context,
+        context: &context,
         schemas: schemas.as_ref(),
     };
     let mut diagnostics = Vec::new();
@@ -292,9 +296,47 @@ fn analyse(
             check(&input, &mut out);
         }
     }
+    name_as_deployed(&mut out, &expansion);
     let deployment = model::from_expansion_with(&expansion, template, parameters);
     out.extend(rules::check_model(&deployment, analysis.settings));
     Ok((out, deployment))
+}
+
+/// The template rules read declarations as written; where the expansion knows a
+/// declaration's name (one instance, not a copy loop), findings name the resource
+/// as ARM will instead of by its pointer or symbolic name.
+fn name_as_deployed(out: &mut [Diagnostic], expansion: &expand::Expansion) {
+    let mut by_pointer: std::collections::HashMap<&str, (usize, &expand::ExpandedResource)> =
+        std::collections::HashMap::new();
+    for r in &expansion.resources {
+        if let Location::File { pointer, .. } = &r.origin {
+            by_pointer.entry(pointer.as_str()).or_insert((0, r)).0 += 1;
+        }
+    }
+    for d in out.iter_mut().filter(|d| d.resource.is_some()) {
+        let Location::File { pointer, .. } = &d.location else {
+            continue;
+        };
+        // The declaration is the longest pointer that is the finding's or a prefix of it.
+        let mut p = pointer.as_str();
+        let found = loop {
+            if let Some(hit) = by_pointer.get(p) {
+                break Some(*hit);
+            }
+            match p.rsplit_once('/') {
+                Some((parent, _)) if !parent.is_empty() => p = parent,
+                _ => break None,
+            }
+        };
+        if let Some((1, r)) = found {
+            if matches!(
+                r.name,
+                crate::value::Value::String(_) | crate::value::Value::Text(_)
+            ) {
+                d.resource = Some(format!("{}/{}", r.resource_type, r.name.display()));
+            }
+        }
+    }
 }
 
 /// ARM002 findings from Azure's official resource schemas (`--schema-dir`), for

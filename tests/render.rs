@@ -14,3 +14,5 @@ mod snapshots;
 fn cli_cases() {
     trycmd::TestCases::new().case("tests/cmd/render/*.toml");
 }
+#[path = "render/validates_clean.rs"]
+mod validates_clean;

@@ -30,6 +30,12 @@ pub struct Context {
     pub deployer_object_id: Option<String>,
     /// Name of the top-level deployment (`deployment().name`).
     pub deployment_name: Option<String>,
+    /// Principals known not to be the deployer, when `--deployer-object-id` is not
+    /// given: the vendor's service principal (`--sp-object-id`). The customer runs
+    /// the deployment; a vendor principal able to deploy it would already hold
+    /// roles over the vault that CMK013 forbids, which `check` and `preflight`
+    /// read live.
+    pub not_the_deployer: Vec<String>,
 }
 
 /// One resource a deployment would create (or reference, when `existing`).
@@ -266,13 +272,16 @@ fn top_scope(ctx: &Context, id: u64, level: String) -> Scope {
             Shape::Guid,
             "not known without --tenant-id",
         ),
-        deployer_object_id: context_value(
-            &ctx.deployer_object_id,
-            id,
-            "deployer().objectId",
-            Shape::Guid,
-            "not known without --deployer-object-id",
-        ),
+        deployer_object_id: match &ctx.deployer_object_id {
+            Some(v) => Value::String(v.clone()),
+            None => Value::Text(Text::symbol(Atom::excluding(
+                "ctx:deployer().objectId",
+                "deployer().objectId",
+                Shape::Guid,
+                "not known without --deployer-object-id",
+                ctx.not_the_deployer.clone(),
+            ))),
+        },
         deployment_name: context_value(
             &ctx.deployment_name,
             id,

@@ -146,8 +146,9 @@ fn resource_of(doc: &Document, pointer: &str) -> Option<String> {
         _ => return None,
     };
     let rtype = resource.get("type")?.as_str()?;
-    let name = resource.get("name")?.as_str()?;
-    Some(format!("{rtype}/{name}"))
+    resource.get("name")?.as_str()?;
+    let at = format!("/resources/{key}");
+    Some(crate::arm::walk::label(rtype, resource, &at))
 }
 
 /// Turns one validation error into findings (pointer, message), descending into

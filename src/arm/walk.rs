@@ -18,6 +18,30 @@ pub struct Declared<'a> {
     pub value: &'a Json,
 }
 
+impl Declared<'_> {
+    /// How findings name it without expanding (see [`label`]).
+    pub fn label(&self) -> String {
+        label(&self.full_type, self.value, &self.pointer)
+    }
+}
+
+/// How findings name a resource declared at `pointer` without expanding it:
+/// `Type/name` when the name is written as a literal, else its symbolic name
+/// (languageVersion 2.0), else `Type at <pointer>`; never the text of an expression.
+pub fn label(full_type: &str, resource: &Json, pointer: &str) -> String {
+    match resource.get("name").and_then(Json::as_str) {
+        Some(n) if !is_expression(n) => format!("{full_type}/{n}"),
+        _ => {
+            let (parent, last) = pointer.rsplit_once('/').unwrap_or(("", ""));
+            if parent.ends_with("/resources") && last.parse::<usize>().is_err() {
+                last.replace("~1", "/").replace("~0", "~")
+            } else {
+                format!("{full_type} at {pointer}")
+            }
+        }
+    }
+}
+
 /// Every resource declaration in `template`, in document order.
 pub fn resources(template: &Json) -> Vec<Declared<'_>> {
     let mut out = Vec::new();

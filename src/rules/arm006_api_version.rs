@@ -3,7 +3,10 @@
 //! Each resource's literal `apiVersion` (top-level, child and nested-deployment
 //! resources alike):
 //!
-//! - a preview version (any suffix after the date, e.g. `2021-04-01-preview`);
+//! - a preview version (any suffix after the date, e.g. `2021-04-01-preview`)
+//!   when a stable version of the same date or newer exists: a preview newer
+//!   than every stable version may be the only way to a feature, and the rule
+//!   never recommends a version older than the one in use;
 //! - a stable version more than 730 days older than the newest stable version
 //!   cmek-arm knows for that resource type.
 //!
@@ -125,19 +128,21 @@ fn parse_date(version: &str) -> Option<Date> {
 
 /// What is wrong with `version` of `resource_type`, if anything.
 pub fn problem(resource_type: &str, version: &str) -> Option<String> {
-    let newest = newest_stable(resource_type);
+    let newest = newest_stable(resource_type)?;
+    let newest_date = parse_date(newest)?;
     let date = parse_date(version)?;
     let suffix = version.get(10..).unwrap_or_default();
     if !suffix.is_empty() {
-        let hint = newest.map_or(String::new(), |n| {
-            format!("; the newest stable version is {n}")
+        // A preview is worth replacing only by a stable version at least as new
+        // (same date or later); a preview newer than every stable one may be the
+        // only way to a feature, and an older stable one is no advice.
+        return (newest_date >= date).then(|| {
+            format!(
+                "apiVersion '{version}' of {resource_type} is a preview; the stable version {newest} is as new or newer"
+            )
         });
-        return Some(format!(
-            "apiVersion '{version}' of {resource_type} is a preview{hint}"
-        ));
     }
-    let newest = newest?;
-    let age = (parse_date(newest)? - date).whole_days();
+    let age = (newest_date - date).whole_days();
     (age > MAX_AGE_DAYS).then(|| {
         format!(
             "apiVersion '{version}' of {resource_type} is {age} days older than the newest stable version {newest} (more than {MAX_AGE_DAYS})"
@@ -159,10 +164,9 @@ pub fn check(input: &TemplateInput<'_>, out: &mut Vec<Diagnostic>) {
             continue;
         };
         let pointer = crate::arm::json::pointer_push(&r.pointer, "apiVersion");
-        let name = r.value.get("name").and_then(|n| n.as_str()).unwrap_or("?");
         out.push(
             Diagnostic::new(ID, Level::Warning, message, doc.location(&pointer))
-                .with_resource(format!("{}/{name}", r.full_type)),
+                .with_resource(r.label()),
         );
     }
 }
@@ -183,9 +187,14 @@ mod tests {
         let old = problem("Microsoft.KeyVault/vaults", "2016-10-01").unwrap();
         assert!(old.contains("3410 days older"), "{old}");
         let preview = problem("Microsoft.KeyVault/vaults", "2021-04-01-preview").unwrap();
-        assert!(preview.contains("preview"), "{preview}");
+        assert!(
+            preview.contains("preview") && preview.contains("2026-02-01"),
+            "{preview}"
+        );
+        // A preview newer than every stable version: no stable advice to give.
+        assert!(problem("Microsoft.KeyVault/vaults", "2099-01-01-preview").is_none());
         assert!(problem("Contoso.Unknown/things", "2001-01-01").is_none());
-        assert!(problem("Contoso.Unknown/things", "2001-01-01-beta").is_some());
+        assert!(problem("Contoso.Unknown/things", "2001-01-01-beta").is_none());
     }
 
     /// The refresh procedure: compares the embedded table with the corpus and,

@@ -77,8 +77,7 @@ pub fn check(input: &TemplateInput<'_>, out: &mut Vec<Diagnostic>) {
         if region.eq_ignore_ascii_case("global") {
             continue;
         }
-        let name = r.value.get("name").and_then(|n| n.as_str()).unwrap_or("?");
-        let resource = format!("{}/{name}", r.full_type);
+        let resource = r.label();
         out.push(
             Diagnostic::new(
                 ID,

@@ -94,7 +94,7 @@ pub fn check(input: &TemplateInput<'_>, out: &mut Vec<Diagnostic>) {
                         format!("the name of this {rtype} is built with {how}: every deployment creates a new one"),
                         input.template.location(&name_pointer),
                     )
-                    .with_resource(format!("{rtype}/{name}")),
+                    .with_resource(crate::arm::walk::label(&rtype, r, &pointer)),
                 );
                 continue;
             }
@@ -116,7 +116,7 @@ pub fn check(input: &TemplateInput<'_>, out: &mut Vec<Diagnostic>) {
                     format!("role assignment name '{name}' is not a GUID or guid(...)"),
                     input.template.location(&name_pointer),
                 )
-                .with_resource(format!("{rtype}/{name}")),
+                .with_resource(crate::arm::walk::label(&rtype, r, &pointer)),
             );
         }
     }

@@ -89,6 +89,8 @@ pub struct Atom {
     pub shape: Shape,
     /// Why it is not known: `not known without --subscription-id`.
     pub why: String,
+    /// Values it is known not to be (compared ignoring case).
+    pub excludes: Vec<String>,
 }
 
 /// A case mapping applied to a symbol (`toLower`, `toUpper`).
@@ -148,6 +150,24 @@ impl Atom {
             display: display.into(),
             shape,
             why: why.into(),
+            excludes: Vec::new(),
+        })
+    }
+
+    /// A new symbol known to differ from each of `excludes`.
+    pub fn excluding(
+        key: impl Into<String>,
+        display: impl Into<String>,
+        shape: Shape,
+        why: impl Into<String>,
+        excludes: Vec<String>,
+    ) -> Arc<Atom> {
+        Arc::new(Atom {
+            key: key.into(),
+            display: display.into(),
+            shape,
+            why: why.into(),
+            excludes,
         })
     }
 }
@@ -489,7 +509,12 @@ impl<'a> Str<'a> {
                 let case = if ci { Case::AsIs } else { s.case };
                 let admits = s.atom.shape.admits(l, case)
                     || (ci && s.atom.shape.admits(&l.to_lowercase(), case));
-                if !admits {
+                let excluded = s
+                    .atom
+                    .excludes
+                    .iter()
+                    .any(|x| x.to_lowercase() == l.to_lowercase());
+                if !admits || excluded {
                     return Some(false);
                 }
             }

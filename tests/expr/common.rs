@@ -36,5 +36,6 @@ pub fn full_context() -> Context {
         tenant_id: Some("11111111-1111-1111-1111-111111111111".into()),
         deployer_object_id: Some("22222222-2222-2222-2222-222222222222".into()),
         deployment_name: Some("deploy1".into()),
+        not_the_deployer: Vec::new(),
     }
 }

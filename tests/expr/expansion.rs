@@ -102,3 +102,69 @@ fn copy_with_unknown_count_is_one_uncertain_instance() {
     assert!(why.contains("copy count is unknown"), "{why}");
     assert!(x.resources[0].name.is_unknown());
 }
+
+/// Outputs of nested deployments feed `reference()`: by deployment name, by
+/// resource ID, by symbolic name (also of a copy-loop instance), in inner and
+/// outer scope, and a module declared after the resource that reads it.
+#[test]
+fn module_outputs_feed_reference() {
+    let t = r#"{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+      "languageVersion": "2.0", "contentVersion": "1.0.0.0",
+      "variables": {"fromParent": "outer-scope-value"},
+      "resources": {
+        "consumer": {"type": "Microsoft.KeyVault/vaults", "apiVersion": "2024-11-01",
+          "name": "[reference('mod').outputs.vaultName.value]", "location": "eastus", "dependsOn": ["mod", "mods"],
+          "properties": {"second": "[reference(format('mods[{0}]', 1)).outputs.vaultName.value]"}},
+        "mod": {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "mod-deploy",
+          "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+            "parameters": {"n": {"value": "kv-from-module"}},
+            "template": {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+              "contentVersion": "1.0.0.0", "parameters": {"n": {"type": "string"}}, "resources": [],
+              "outputs": {"vaultName": {"type": "string", "value": "[parameters('n')]"},
+                          "keyId": {"type": "string", "value": "[resourceId('Microsoft.KeyVault/vaults/keys', parameters('n'), 'k')]"}}}}},
+        "mods": {"copy": {"name": "mods", "count": 2}, "type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01",
+          "name": "[format('m{0}', copyIndex())]",
+          "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+            "parameters": {"n": {"value": "[format('kv{0}', copyIndex())]"}},
+            "template": {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+              "contentVersion": "1.0.0.0", "parameters": {"n": {"type": "string"}}, "resources": [],
+              "outputs": {"vaultName": {"type": "string", "value": "[parameters('n')]"}}}}},
+        "outer": {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "outer-deploy",
+          "properties": {"mode": "Incremental",
+            "template": {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+              "contentVersion": "1.0.0.0", "resources": [],
+              "outputs": {"x": {"type": "string", "value": "[variables('fromParent')]"}}}}}
+      },
+      "outputs": {
+        "fromName": {"type": "string", "value": "[reference('mod-deploy').outputs.vaultName.value]"},
+        "fromId": {"type": "string", "value": "[reference(resourceId('Microsoft.Resources/deployments', 'mod-deploy'), '2022-09-01').outputs.keyId.value]"},
+        "fromCopy": {"type": "string", "value": "[reference('m0').outputs.vaultName.value]"},
+        "fromOuter": {"type": "string", "value": "[reference('outer').outputs.x.value]"},
+        "viaTryGet": {"type": "string", "value": "[tryGet(tryGet(reference('mod'), 'outputs'), 'vaultName', 'value')]"},
+        "state": {"type": "string", "value": "[reference('mod').provisioningState]"}
+      }}"#;
+    let x = crate::common::expand_text(t, None, &Context::default());
+    assert!(x.diagnostics.is_empty(), "{:?}", x.diagnostics);
+    let out = |k: &str| x.outputs[k].value.to_json();
+    assert_eq!(out("fromName"), serde_json::json!("kv-from-module"));
+    assert_eq!(
+        out("fromId"),
+        serde_json::json!({"$symbolic": "/subscriptions/{subscription().subscriptionId}/resourceGroups/{resourceGroup().name}/providers/Microsoft.KeyVault/vaults/kv-from-module/keys/k"})
+    );
+    assert_eq!(out("fromCopy"), serde_json::json!("kv0"));
+    assert_eq!(out("fromOuter"), serde_json::json!("outer-scope-value"));
+    assert_eq!(out("viaTryGet"), serde_json::json!("kv-from-module"));
+    assert!(out("state").get("$unknown").is_some());
+    // The consumer is declared first but expanded after the modules it depends on,
+    // and still reported in declaration order.
+    let consumer = &x.resources[0];
+    assert_eq!(consumer.name.as_str(), Some("kv-from-module"));
+    assert_eq!(
+        consumer
+            .body
+            .path(&["properties", "second"])
+            .unwrap()
+            .as_str(),
+        Some("kv1")
+    );
+}

@@ -25,6 +25,7 @@ pub fn context() -> Context {
         tenant_id: Some(TENANT.into()),
         deployer_object_id: Some(OFFICER.into()),
         deployment_name: Some("fixture".into()),
+        not_the_deployer: Vec::new(),
     }
 }
 

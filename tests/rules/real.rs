@@ -115,3 +115,71 @@ fn quickstart_key_vault_templates_with_their_parameters() {
         insta::assert_snapshot!("rules_quickstarts_key_vault", report);
     });
 }
+
+/// The AVM key-vault module validated as a new user would: only `--region`,
+/// `--sp-object-id` and `--key-suffix`, no deployment context. The role IDs are
+/// built with `subscriptionResourceId()` and the scopes with `resourceId()`, so
+/// every verdict here is decided over the deployment's symbols.
+#[test]
+fn avm_key_vault_module_without_context_flags() {
+    let Some(module) = corpus("avm/key-vault__vault.json") else {
+        return;
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules/avm");
+    let cmk = |params: &str| -> Vec<(String, String)> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cmek-arm"))
+            .arg("validate")
+            .arg(&module)
+            .arg("--parameters")
+            .arg(dir.join(params))
+            .args(["--region", "eastus", "--sp-object-id", super::fixtures::SP])
+            .args(["--key-suffix", "tidb", "--format", "json"])
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{params}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"].as_str().unwrap().starts_with("CMK"))
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap().to_string(),
+                    f["level"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let pair = |r: &str, l: &str| (r.to_string(), l.to_string());
+    assert_eq!(cmk("compliant.parameters.json"), vec![]);
+    assert_eq!(
+        cmk("break-cmk010-vault-scope.parameters.json"),
+        vec![pair("CMK010", "warning")]
+    );
+    // Crypto User is the wrong role for the key, and broader than the vendor needs.
+    assert_eq!(
+        cmk("break-cmk010-crypto-user.parameters.json"),
+        vec![pair("CMK010", "error"), pair("CMK013", "warning")]
+    );
+    assert_eq!(
+        cmk("break-cmk013-vendor-admin.parameters.json"),
+        vec![pair("CMK013", "warning")]
+    );
+    // Every other variant still breaks exactly what it is named after, decided.
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("break-"))
+        .collect();
+    names.sort();
+    for name in names {
+        let rule = name.get(6..12).unwrap().to_ascii_uppercase();
+        let found = cmk(&name);
+        assert!(
+            found.iter().any(|(r, l)| *r == rule && l != "note"),
+            "{name}: {found:?}"
+        );
+        assert!(found.iter().all(|(_, l)| l != "note"), "{name}: {found:?}");
+    }
+}

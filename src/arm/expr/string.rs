@@ -325,11 +325,11 @@ fn derived_symbol(name: &str, f: &str, args: &[Value], span: ExprSpan) -> Result
         match a {
             Value::String(s) => {
                 key.push_str(&format!("L{}:{s},", s.len()));
-                shown.push(format!("'{}'", s.replace('\'', "''")));
+                shown.push(format!("'{}'", short(s).replace('\'', "''")));
             }
             Value::Text(t) => {
                 key.push_str(&format!("T{},", t.canonical()));
-                shown.push(t.display());
+                shown.push(short(&t.display()));
             }
             v => {
                 return Err(Fault::invalid(
@@ -359,6 +359,21 @@ fn derived_symbol(name: &str, f: &str, args: &[Value], span: ExprSpan) -> Result
         shape,
         why,
     ))))
+}
+
+/// A long resource ID as its last two segments (`…/vaults/kv1`): enough to
+/// tell which resource an argument of `guid()` is, short enough to read. The
+/// symbol's identity is its key, which keeps every character.
+fn short(s: &str) -> String {
+    if s.len() <= 48 {
+        return s.to_string();
+    }
+    let mut tail: Vec<&str> = s.rsplitn(3, '/').take(2).collect();
+    if tail.len() < 2 {
+        return s.to_string();
+    }
+    tail.reverse();
+    format!("…/{}", tail.join("/"))
 }
 
 fn strings(args: &[Value], f: &str, span: ExprSpan) -> Result<Vec<String>, Fault> {

@@ -1034,8 +1034,12 @@ impl<'d> Expander<'d> {
                         || names.contains(last)
                         || symbols.contains(l.as_str())
                         || copies.contains(&l)
-                        // A resource ID we could not compute (unknown context) may still match.
-                        || self.resources.iter().any(|x| x.id.is_unknown());
+                        // An ID that is unknown, or symbolic and possibly equal, may still match.
+                        || self.resources.iter().any(|x| match x.id.as_str2() {
+                            Some(id @ Str::Text(_)) => id.equals(Str::Lit(v), true) != Some(false),
+                            Some(Str::Lit(_)) => false,
+                            None => x.id.is_unknown(),
+                        });
                     if !known && !matches!(d, Json::Null) {
                         self.engine.report(Finding {
                             kind: FaultKind::Undefined,

@@ -168,3 +168,24 @@ fn module_outputs_feed_reference() {
         Some("kv1")
     );
 }
+
+/// A `dependsOn` written as a full resource ID still names a resource whose ID is
+/// symbolic (no context given): it is not reported as naming nothing.
+#[test]
+fn literal_depends_on_matches_a_symbolic_id() {
+    let t = r#"{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+      "contentVersion": "1.0.0.0",
+      "resources": [
+        {"type": "Microsoft.KeyVault/vaults", "apiVersion": "2024-11-01", "name": "kv1", "location": "eastus", "properties": {}},
+        {"type": "Microsoft.KeyVault/vaults/keys", "apiVersion": "2024-11-01", "name": "kv1/k",
+         "dependsOn": ["/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1"],
+         "properties": {}},
+        {"type": "Microsoft.KeyVault/vaults/keys", "apiVersion": "2024-11-01", "name": "kv1/k2",
+         "dependsOn": ["/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/other"],
+         "properties": {}}
+      ]}"#;
+    let x = crate::common::expand_text(t, None, &Context::default());
+    let messages: Vec<&str> = x.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].contains("vaults/other"), "{messages:?}");
+}

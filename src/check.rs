@@ -328,20 +328,7 @@ pub fn state_json(state: &LiveState) -> Json {
         .deployment
         .resources
         .iter()
-        .map(|r| {
-            let kind = match r.kind {
-                Kind::Vault => "vault",
-                Kind::Key => "key",
-                Kind::RoleAssignment => "roleAssignment",
-            };
-            let origin = match &r.origin {
-                Location::Azure { id } => json!({"azure": id}),
-                Location::File { file, pointer, .. } => json!({"file": file, "pointer": pointer}),
-                Location::None => Json::Null,
-            };
-            json!({"kind": kind, "name": r.name.to_json(), "id": r.id.to_json(),
-                   "origin": origin, "body": r.body.to_json()})
-        })
+        .map(crate::model::Resource::state_json)
         .collect();
     let probe = state
         .deployment

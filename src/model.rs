@@ -348,6 +348,24 @@ impl Resource {
         Resource::new(kind, name, id, body, origin)
     }
 
+    /// The resource as `check --show-state` and `preflight --show-state` print it.
+    pub fn state_json(&self) -> serde_json::Value {
+        let kind = match self.kind {
+            Kind::Vault => "vault",
+            Kind::Key => "key",
+            Kind::RoleAssignment => "roleAssignment",
+        };
+        let origin = match &self.origin {
+            Location::Azure { id } => serde_json::json!({"azure": id}),
+            Location::File { file, pointer, .. } => {
+                serde_json::json!({"file": file, "pointer": pointer})
+            }
+            Location::None => serde_json::Value::Null,
+        };
+        serde_json::json!({"kind": kind, "name": self.name.to_json(), "id": self.id.to_json(),
+                           "origin": origin, "body": self.body.to_json()})
+    }
+
     /// The resource as named in messages: `Type/name` for templates, the ID for live resources.
     pub fn display(&self) -> String {
         if let Location::Azure { id } = &self.origin {

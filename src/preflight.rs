@@ -17,7 +17,6 @@ use crate::azure::preflight::{
     DeployContext, PreflightState, Targets, VaultTarget, MAX_SCOPES, MAX_VAULTS,
 };
 use crate::check::{check_resource_group, check_subscription};
-use crate::diag::Location;
 use crate::error::Error;
 use crate::model::{Deployment, Kind};
 use crate::params::VaultName;
@@ -292,23 +291,7 @@ pub fn targets(dep: &Deployment, ctx: &DeployContext) -> (Targets, Vec<String>) 
 
 /// The template's model as `check --show-state` prints the live one.
 fn resources_json(dep: &Deployment) -> Json {
-    dep.resources
-        .iter()
-        .map(|r| {
-            let kind = match r.kind {
-                Kind::Vault => "vault",
-                Kind::Key => "key",
-                Kind::RoleAssignment => "roleAssignment",
-            };
-            let origin = match &r.origin {
-                Location::File { file, pointer, .. } => json!({"file": file, "pointer": pointer}),
-                Location::Azure { id } => json!({"azure": id}),
-                Location::None => Json::Null,
-            };
-            json!({"kind": kind, "name": r.name.to_json(), "id": r.id.to_json(),
-                   "origin": origin, "body": r.body.to_json()})
-        })
-        .collect()
+    dep.resources.iter().map(crate::model::Resource::state_json).collect()
 }
 
 /// Everything `preflight` read, as JSON (`preflight --show-state`): the context the

@@ -145,13 +145,7 @@ impl Atom {
         shape: Shape,
         why: impl Into<String>,
     ) -> Arc<Atom> {
-        Arc::new(Atom {
-            key: key.into(),
-            display: display.into(),
-            shape,
-            why: why.into(),
-            excludes: Vec::new(),
-        })
+        Atom::excluding(key, display, shape, why, Vec::new())
     }
 
     /// A new symbol known to differ from each of `excludes`.

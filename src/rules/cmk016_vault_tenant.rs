@@ -132,4 +132,28 @@ mod tests {
         );
         assert_eq!(run(v, None)[0].0, Level::Note);
     }
+
+    #[test]
+    fn the_deployments_own_tenant_symbol_passes_without_tenant_id() {
+        let tenant = Value::Text(crate::value::Text::symbol(crate::value::Atom::new(
+            "ctx:subscription().tenantId",
+            "subscription().tenantId",
+            crate::value::Shape::Guid,
+            "not known without --tenant-id",
+        )));
+        let check_with = |v: Resource| {
+            let mut dep = testing::dep(vec![v]);
+            dep.tenant = Some(tenant.clone());
+            let mut out = Vec::new();
+            check(&dep, &Settings::default(), &mut out);
+            out.into_iter().map(|d| d.level).collect::<Vec<_>>()
+        };
+        let mut v = vault(json!(null));
+        testing::set(&mut v, &["properties", "tenantId"], tenant.clone());
+        assert!(check_with(v).is_empty());
+        // A hard-coded tenant may or may not be the deployment's: a note.
+        assert_eq!(check_with(vault(json!(T))), vec![Level::Note]);
+        // Not a GUID at all: never the deployment's tenant.
+        assert_eq!(check_with(vault(json!("contoso"))), vec![Level::Error]);
+    }
 }

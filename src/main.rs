@@ -95,6 +95,13 @@ struct RenderArgs {
     /// URL where the files will be hosted, to print complete portal links.
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
+    /// The vault exists already: render only the key and the role assignments,
+    /// referencing the vault (never deploying, so never changing, it).
+    #[arg(long)]
+    existing_vault: bool,
+    /// Resource group of the existing vault, when it is not the one the template is deployed to.
+    #[arg(long, value_name = "NAME")]
+    vault_resource_group: Option<String>,
 }
 
 impl RenderArgs {
@@ -115,6 +122,8 @@ impl RenderArgs {
             retention_days: self.retention_days,
             allow_ip: (!self.allow_ip.is_empty()).then(|| self.allow_ip.clone()),
             tag: (!self.tag.is_empty()).then(|| RawTags::List(self.tag.clone())),
+            existing_vault: self.existing_vault.then_some(true),
+            vault_resource_group: self.vault_resource_group.clone(),
         }
     }
 }
@@ -143,7 +152,7 @@ fn run_render(args: &RenderArgs) -> anyhow::Result<u8> {
     println!();
     print!(
         "{}",
-        render::deploy_instructions(&dir, request.region.as_str(), args.base_url.as_deref())
+        render::deploy_instructions(&dir, &request, args.base_url.as_deref())
     );
     Ok(0)
 }

@@ -34,6 +34,11 @@ pub const PARAMETERS_FILE: &str = "azuredeploy.parameters.json";
 /// File name of the portal form.
 pub const UI_DEFINITION_FILE: &str = "createUiDefinition.json";
 
+/// apiVersion of `Microsoft.Resources/deployments` (the nested deployment of an
+/// `--existing-vault` render; newest stable).
+pub const DEPLOYMENTS_API_VERSION: &str = "2025-04-01";
+
+/// The templates of a render that creates the vault.
 const TEMPLATES: [(&str, &str); 3] = [
     (
         TEMPLATE_FILE,
@@ -48,6 +53,56 @@ const TEMPLATES: [(&str, &str); 3] = [
         include_str!("../templates/createUiDefinition.json.hbs"),
     ),
 ];
+
+/// The templates of an `--existing-vault` render (key and role assignments only).
+const EXISTING_VAULT_TEMPLATES: [(&str, &str); 3] = [
+    (
+        TEMPLATE_FILE,
+        include_str!("../templates/existing-vault/azuredeploy.json.hbs"),
+    ),
+    (
+        PARAMETERS_FILE,
+        include_str!("../templates/existing-vault/azuredeploy.parameters.json.hbs"),
+    ),
+    (
+        UI_DEFINITION_FILE,
+        include_str!("../templates/existing-vault/createUiDefinition.json.hbs"),
+    ),
+];
+
+/// Which set of templates a render uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// The vault is created (the default).
+    NewVault,
+    /// `--existing-vault`.
+    ExistingVault,
+}
+
+impl Variant {
+    fn of(req: &RenderRequest) -> Variant {
+        if req.existing_vault.is_some() {
+            Variant::ExistingVault
+        } else {
+            Variant::NewVault
+        }
+    }
+
+    /// Registry names are prefixed per variant; both share one registry.
+    fn prefix(self) -> &'static str {
+        match self {
+            Variant::NewVault => "",
+            Variant::ExistingVault => "existing-vault/",
+        }
+    }
+
+    fn templates(self) -> [(&'static str, &'static str); 3] {
+        match self {
+            Variant::NewVault => TEMPLATES,
+            Variant::ExistingVault => EXISTING_VAULT_TEMPLATES,
+        }
+    }
+}
 
 /// The three rendered files, each canonical pretty JSON ending in a newline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,17 +311,18 @@ fn compile_template(name: &str, source: &str) -> std::result::Result<Compiled, S
 /// before the process exits).
 struct Prepared {
     registry: Handlebars<'static>,
-    /// Each file's pieces in order: plain text, or the name of a registered template.
-    pieces: Vec<(&'static str, Vec<Piece<String>>)>,
+    /// Each file's pieces in order (by variant prefix + file name): plain text,
+    /// or the name of a registered template.
+    pieces: Vec<(String, Vec<Piece<String>>)>,
 }
 
 impl Prepared {
-    /// Renders one file by rendering its pieces in order.
+    /// Renders one file (variant prefix + file name) by rendering its pieces in order.
     fn render_file(&self, file: &str, ctx: &Context) -> Result<String> {
         let names = self
             .pieces
             .iter()
-            .find(|(name, _)| *name == file)
+            .find(|(name, _)| name == file)
             .map(|(_, names)| names)
             .ok_or_else(|| Error::Internal(format!("no template for {file}")))?;
         let mut out = String::new();
@@ -293,13 +349,16 @@ fn prepare() -> std::result::Result<Prepared, String> {
     registry.register_escape_fn(json_escape);
     registry.register_helper("json", Box::new(json_helper));
     registry.register_helper("arm_json", Box::new(json_helper));
-    let mut pieces = Vec::with_capacity(TEMPLATES.len());
-    for (file, source) in TEMPLATES {
-        let (order, templates) = compile_template(file, source)?;
-        for (name, template) in templates {
-            registry.register_template(&name, template);
+    let mut pieces = Vec::with_capacity(2 * TEMPLATES.len());
+    for variant in [Variant::NewVault, Variant::ExistingVault] {
+        for (file, source) in variant.templates() {
+            let file = format!("{}{file}", variant.prefix());
+            let (order, templates) = compile_template(&file, source)?;
+            for (name, template) in templates {
+                registry.register_template(&name, template);
+            }
+            pieces.push((file, order));
         }
-        pieces.push((file, order));
     }
     Ok(Prepared { registry, pieces })
 }
@@ -328,6 +387,7 @@ fn context(req: &RenderRequest) -> Value {
             "vaults": VAULTS_API_VERSION,
             "keys": KEYS_API_VERSION,
             "role_assignments": ROLE_ASSIGNMENTS_API_VERSION,
+            "deployments": DEPLOYMENTS_API_VERSION,
         },
         "region": req.region.as_str(),
         "vault_name": req.vault_name.as_str(),
@@ -346,6 +406,11 @@ fn context(req: &RenderRequest) -> Value {
         "retention_days": req.retention_days.days(),
         "allow_ips": req.allow_ips.iter().map(|ip| ip.as_str()).collect::<Vec<_>>(),
         "tags": req.tags.as_map(),
+        "vault_resource_group": req
+            .existing_vault
+            .as_ref()
+            .and_then(|e| e.resource_group.as_ref())
+            .map(|g| g.as_str()),
     })
 }
 
@@ -391,12 +456,55 @@ fn files_object(files: [(&str, Value); 3]) -> Value {
     )
 }
 
+/// The same self-check for an `--existing-vault` render: the three files
+/// against the schema's `existingVault*` definitions.
+#[jsonschema::validator(
+    schema = r##"{
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {
+            "azuredeploy.json": {
+                "$ref": "https://github.com/cmek-arm/cmek-arm/schemas/cmek-template.schema.json#/definitions/existingVaultTemplate"
+            },
+            "azuredeploy.parameters.json": {
+                "$ref": "https://github.com/cmek-arm/cmek-arm/schemas/cmek-template.schema.json#/definitions/existingVaultParametersFile"
+            },
+            "createUiDefinition.json": {
+                "$ref": "https://github.com/cmek-arm/cmek-arm/schemas/cmek-template.schema.json#/definitions/existingVaultUiDefinition"
+            }
+        },
+        "required": ["azuredeploy.json", "azuredeploy.parameters.json", "createUiDefinition.json"],
+        "additionalProperties": false
+    }"##,
+    draft = Draft7,
+    resources = {
+        "https://github.com/cmek-arm/cmek-arm/schemas/cmek-template.schema.json" => {
+            path = "schemas/cmek-template.schema.json"
+        }
+    },
+)]
+struct SelfCheckExistingVault;
+
 /// Runs the self-check over the [`files_object`] of the three parsed files;
 /// every violation is listed.
 fn self_check(instance: &Value) -> Result<()> {
-    let problems: Vec<String> = SelfCheck::iter_errors(instance)
-        .map(|e| format!("{e} at '{}'", e.instance_path()))
-        .collect();
+    self_check_result(
+        SelfCheck::iter_errors(instance)
+            .map(|e| format!("{e} at '{}'", e.instance_path()))
+            .collect(),
+    )
+}
+
+/// [`self_check`] for an `--existing-vault` render.
+fn self_check_existing_vault(instance: &Value) -> Result<()> {
+    self_check_result(
+        SelfCheckExistingVault::iter_errors(instance)
+            .map(|e| format!("{e} at '{}'", e.instance_path()))
+            .collect(),
+    )
+}
+
+fn self_check_result(problems: Vec<String>) -> Result<()> {
     if problems.is_empty() {
         Ok(())
     } else {
@@ -412,9 +520,10 @@ fn render_values(prepared: &Prepared, req: &RenderRequest) -> Result<[Value; 3]>
     // Wrapped once: rendering by name would convert the context for every piece.
     let ctx = Context::wraps(context(req))
         .map_err(|e| Error::Internal(format!("render context: {e}")))?;
+    let variant = Variant::of(req);
     let mut values = Vec::with_capacity(3);
-    for (name, _) in TEMPLATES {
-        let raw = prepared.render_file(name, &ctx)?;
+    for (name, _) in variant.templates() {
+        let raw = prepared.render_file(&format!("{}{name}", variant.prefix()), &ctx)?;
         let value: Value = serde_json::from_str(&raw)
             .map_err(|e| Error::Internal(format!("rendered {name} is not JSON: {e}")))?;
         values.push(value);
@@ -432,7 +541,10 @@ pub fn render(req: &RenderRequest) -> Result<Rendered> {
         (PARAMETERS_FILE, parameters),
         (UI_DEFINITION_FILE, ui_definition),
     ]);
-    self_check(&files)?;
+    match Variant::of(req) {
+        Variant::NewVault => self_check(&files)?,
+        Variant::ExistingVault => self_check_existing_vault(&files)?,
+    }
     let pretty = |name: &str| {
         let value = files
             .get(name)
@@ -571,8 +683,11 @@ pub fn portal_link(template_url: &str, ui_url: Option<&str>) -> String {
 
 /// What to run or open after writing to `dir`: the `az` command and both
 /// portal link forms. With `base_url` (where the files will be hosted) the links
-/// are complete; without it they show where the encoded URLs go.
-pub fn deploy_instructions(dir: &Path, region: &str, base_url: Option<&str>) -> String {
+/// are complete; without it they show where the encoded URLs go. An
+/// `--existing-vault` render ends with the `cmek-arm check` command that
+/// confirms live what the template cannot set: the vault's own settings.
+pub fn deploy_instructions(dir: &Path, req: &RenderRequest, base_url: Option<&str>) -> String {
+    let region = req.region.as_str();
     let (plain, with_form) = match base_url {
         Some(base) => {
             let base = base.trim_end_matches('/');
@@ -590,10 +705,53 @@ pub fn deploy_instructions(dir: &Path, region: &str, base_url: Option<&str>) -> 
     } else {
         "Deploy from the portal: host azuredeploy.json and createUiDefinition.json at a public URL\n(or pass --base-url URL to get complete links), then open"
     };
+    let Some(existing) = &req.existing_vault else {
+        return format!(
+            "Deploy with the Azure CLI (the resource group must exist, e.g. `az group create --name <resource-group> --location {region}`):\n  {}\n\n{hosting}\n  {plain}\nor, with the guided form:\n  {with_form}\n",
+            az_command(dir)
+        );
+    };
+    let (target, vault_group) = match &existing.resource_group {
+        Some(group) => (
+            "any resource group; the key and the role assignments go to the vault's resource group",
+            shell_quote(group.as_str()),
+        ),
+        None => ("the vault's resource group", "<resource-group>".to_string()),
+    };
     format!(
-        "Deploy with the Azure CLI (the resource group must exist, e.g. `az group create --name <resource-group> --location {region}`):\n  {}\n\n{hosting}\n  {plain}\nor, with the guided form:\n  {with_form}\n",
-        az_command(dir)
+        "Deploy with the Azure CLI (into {target}):\n  {}\n\n{hosting}\n  {plain}\nor, with the guided form:\n  {with_form}\n\n\
+         The vault already exists and this template does not change it, so nothing here sets its\n\
+         purge protection (CMK001), soft delete (CMK002), RBAC permission model (CMK003), region\n\
+         (CMK004), network access (CMK015) or tenant (CMK016){hsm}. After deploying, confirm them live:\n  {}\n",
+        az_command(dir),
+        check_command(req, &vault_group),
+        hsm = if req.key_type == crate::params::KeyType::RsaHsm {
+            ", nor its premium SKU for the RSA-HSM key (CMK005)"
+        } else {
+            ""
+        },
     )
+}
+
+/// The `cmek-arm check` command for the rendered vault and key, with the
+/// requirements render knows (region, vendor principal, officer, suffix).
+pub fn check_command(req: &RenderRequest, resource_group: &str) -> String {
+    let mut cmd = format!(
+        "cmek-arm check --subscription <subscription-id> --resource-group {resource_group} --vault {} --key {} --region {} --sp-object-id {}",
+        shell_quote(req.vault_name.as_str()),
+        shell_quote(req.key_name.as_str()),
+        shell_quote(req.region.as_str()),
+        shell_quote(req.sp_object_id.as_str()),
+    );
+    if let Some(officer) = &req.officer_object_id {
+        cmd.push_str(" --officer-object-id ");
+        cmd.push_str(&shell_quote(officer.as_str()));
+    }
+    if let Some(suffix) = &req.key_suffix {
+        cmd.push_str(" --key-suffix ");
+        cmd.push_str(&shell_quote(suffix));
+    }
+    cmd
 }
 
 #[cfg(test)]

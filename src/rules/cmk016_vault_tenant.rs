@@ -3,6 +3,8 @@
 //! `[subscription().tenantId]` (or `[tenant().tenantId]`), or equal to `--tenant-id`.
 //! A hard-coded tenant ID that differs from `--tenant-id` fails; one that cannot be
 //! compared (no `--tenant-id`) is a note.
+//! A vault the template only references (`"existing": true`) is not deployed or
+//! changed by it: that is a note naming `cmek-arm check`, which decides it live.
 //!
 //! ## Why it matters
 //! A vault trusts exactly one Microsoft Entra tenant for authentication. A template
@@ -48,6 +50,14 @@ fn from_deployment(raw: Option<&str>) -> bool {
 
 /// Reports vaults bound to another tenant.
 pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
+    for vault in super::existing::existing_vaults(dep) {
+        out.push(super::existing::note(
+            ID,
+            vault,
+            "the vault's tenant",
+            &vault.tenant_id(),
+        ));
+    }
     for vault in dep.vaults() {
         let p = vault.tenant_id();
         if from_deployment(p.raw.as_deref()) {

@@ -1,6 +1,6 @@
 //! The `cmek-arm` binary: clap definitions and exit codes; the work is in the library.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use cmek_arm::params::{RawParams, RawTags};
 use cmek_arm::{render, rules};
 use std::path::PathBuf;
@@ -33,6 +33,17 @@ enum Command {
     Validate(ValidateArgs),
     /// Print what a deployment of the template would create, as JSON.
     Expand(ExpandArgs),
+    /// Print the shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) with every subcommand and its flags.
+    Man,
+}
+
+#[derive(Args)]
+struct CompletionsArgs {
+    /// The shell, e.g. `cmek-arm completions bash > /etc/bash_completion.d/cmek-arm`.
+    #[arg(value_name = "SHELL")]
+    shell: cmek_arm::docs::Shell,
 }
 
 /// `render` flags (CLI.md); every value can also come from `--params`.
@@ -443,6 +454,14 @@ fn main() -> ExitCode {
             .map_err(Into::into),
         Command::Validate(args) => run_validate(args),
         Command::Expand(args) => run_expand(&args),
+        Command::Completions(args) => {
+            let mut out = Vec::new();
+            cmek_arm::docs::completions(args.shell, Cli::command(), &mut out);
+            Ok(print(&String::from_utf8_lossy(&out)))
+        }
+        Command::Man => cmek_arm::docs::man_page(Cli::command())
+            .map(|page| print(&page))
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -26,6 +26,23 @@ pub fn man_page(cmd: Command) -> std::io::Result<String> {
     let mut page = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
     let mut page = String::from_utf8_lossy(&page).into_owned();
+    let roff_name = |s: &str| s.replace('-', "\\-");
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        // clap_mangen lists subcommands as pages of their own (`cmek-arm-render(1)`);
+        // here they are sections of this page.
+        page = page.replace(
+            &format!(
+                "{}\\-{}(1)",
+                roff_name(cmd.get_name()),
+                roff_name(sub.get_name())
+            ),
+            &format!(
+                "\\fB{} {}\\fR",
+                roff_name(cmd.get_name()),
+                roff_name(sub.get_name())
+            ),
+        );
+    }
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let man = clap_mangen::Man::new(sub.clone());
         let mut part = Vec::new();

@@ -1113,4 +1113,30 @@ mod tests {
         };
         assert_eq!(tags.get("a=b").map(String::as_str), Some("c"));
     }
+
+    #[test]
+    fn existing_vault_comes_from_a_params_file_and_its_flags_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.json");
+        std::fs::write(
+            &file,
+            r#"{"region": "eastus", "vault_name": "kv1", "key_name": "k1",
+                "sp_object_id": "3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+                "existing_vault": true, "vault_resource_group": "rg-shared.vaults(1)"}"#,
+        )
+        .unwrap();
+        let req = RawParams::from_file(&file)
+            .unwrap()
+            .overlay(RawParams::default())
+            .unwrap()
+            .validate()
+            .unwrap();
+        let group = req.existing_vault.and_then(|e| e.resource_group);
+        assert_eq!(group.unwrap().as_str(), "rg-shared.vaults(1)");
+        for bad in ["", "rg.", "rg/x", "r\u{e9}sum\u{e9}", &"r".repeat(91)] {
+            let err = ResourceGroupName::parse("--vault-resource-group", bad).unwrap_err();
+            assert!(err.to_string().contains("--vault-resource-group"), "{err}");
+        }
+        ResourceGroupName::parse("--vault-resource-group", &"r".repeat(90)).unwrap();
+    }
 }

@@ -772,6 +772,11 @@ fn man_page_is_roff_with_every_subcommand_and_flag() {
     // Every subcommand has its section, holding each of its flags.
     let unescaped = page.replace("\\-", "-");
     for (name, flags) in commands() {
+        // Subcommands are sections here, not pages of their own.
+        assert!(
+            !unescaped.contains(&format!("cmek-arm-{name}(1)")),
+            "{name}"
+        );
         let heading = format!(".SH \"CMEK-ARM {}\"", name.to_uppercase());
         let start = unescaped
             .find(&heading)

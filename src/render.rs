@@ -88,14 +88,6 @@ impl Variant {
         }
     }
 
-    /// Registry names are prefixed per variant; both share one registry.
-    fn prefix(self) -> &'static str {
-        match self {
-            Variant::NewVault => "",
-            Variant::ExistingVault => "existing-vault/",
-        }
-    }
-
     fn templates(self) -> [(&'static str, &'static str); 3] {
         match self {
             Variant::NewVault => TEMPLATES,
@@ -311,18 +303,17 @@ fn compile_template(name: &str, source: &str) -> std::result::Result<Compiled, S
 /// before the process exits).
 struct Prepared {
     registry: Handlebars<'static>,
-    /// Each file's pieces in order (by variant prefix + file name): plain text,
-    /// or the name of a registered template.
-    pieces: Vec<(String, Vec<Piece<String>>)>,
+    /// Each file's pieces in order: plain text, or the name of a registered template.
+    pieces: Vec<(&'static str, Vec<Piece<String>>)>,
 }
 
 impl Prepared {
-    /// Renders one file (variant prefix + file name) by rendering its pieces in order.
+    /// Renders one file by rendering its pieces in order.
     fn render_file(&self, file: &str, ctx: &Context) -> Result<String> {
         let names = self
             .pieces
             .iter()
-            .find(|(name, _)| name == file)
+            .find(|(name, _)| *name == file)
             .map(|(_, names)| names)
             .ok_or_else(|| Error::Internal(format!("no template for {file}")))?;
         let mut out = String::new();
@@ -342,32 +333,34 @@ impl Prepared {
     }
 }
 
-/// Builds [`Prepared`]: the parsed templates.
-fn prepare() -> std::result::Result<Prepared, String> {
+/// Builds [`Prepared`]: the parsed templates of one variant (a render parses
+/// only the templates it renders).
+fn prepare(variant: Variant) -> std::result::Result<Prepared, String> {
     let mut registry = Handlebars::new();
     registry.set_strict_mode(true);
     registry.register_escape_fn(json_escape);
     registry.register_helper("json", Box::new(json_helper));
     registry.register_helper("arm_json", Box::new(json_helper));
-    let mut pieces = Vec::with_capacity(2 * TEMPLATES.len());
-    for variant in [Variant::NewVault, Variant::ExistingVault] {
-        for (file, source) in variant.templates() {
-            let file = format!("{}{file}", variant.prefix());
-            let (order, templates) = compile_template(&file, source)?;
-            for (name, template) in templates {
-                registry.register_template(&name, template);
-            }
-            pieces.push((file, order));
+    let mut pieces = Vec::with_capacity(TEMPLATES.len());
+    for (file, source) in variant.templates() {
+        let (order, templates) = compile_template(file, source)?;
+        for (name, template) in templates {
+            registry.register_template(&name, template);
         }
+        pieces.push((file, order));
     }
     Ok(Prepared { registry, pieces })
 }
 
-/// The process's [`Prepared`], built on first use.
-fn prepared() -> Result<&'static Prepared> {
-    static PREPARED: OnceLock<std::result::Result<Prepared, String>> = OnceLock::new();
-    PREPARED
-        .get_or_init(prepare)
+/// The process's [`Prepared`] for `variant`, built on first use.
+fn prepared(variant: Variant) -> Result<&'static Prepared> {
+    static NEW_VAULT: OnceLock<std::result::Result<Prepared, String>> = OnceLock::new();
+    static EXISTING_VAULT: OnceLock<std::result::Result<Prepared, String>> = OnceLock::new();
+    let cell = match variant {
+        Variant::NewVault => &NEW_VAULT,
+        Variant::ExistingVault => &EXISTING_VAULT,
+    };
+    cell.get_or_init(|| prepare(variant))
         .as_ref()
         .map_err(|e| Error::Internal(e.clone()))
 }
@@ -520,10 +513,9 @@ fn render_values(prepared: &Prepared, req: &RenderRequest) -> Result<[Value; 3]>
     // Wrapped once: rendering by name would convert the context for every piece.
     let ctx = Context::wraps(context(req))
         .map_err(|e| Error::Internal(format!("render context: {e}")))?;
-    let variant = Variant::of(req);
     let mut values = Vec::with_capacity(3);
-    for (name, _) in variant.templates() {
-        let raw = prepared.render_file(&format!("{}{name}", variant.prefix()), &ctx)?;
+    for (name, _) in TEMPLATES {
+        let raw = prepared.render_file(name, &ctx)?;
         let value: Value = serde_json::from_str(&raw)
             .map_err(|e| Error::Internal(format!("rendered {name} is not JSON: {e}")))?;
         values.push(value);
@@ -534,7 +526,7 @@ fn render_values(prepared: &Prepared, req: &RenderRequest) -> Result<[Value; 3]>
 
 /// Renders the three files and self-checks them; nothing touches the disk.
 pub fn render(req: &RenderRequest) -> Result<Rendered> {
-    let prepared = prepared()?;
+    let prepared = prepared(Variant::of(req))?;
     let [template, parameters, ui_definition] = render_values(prepared, req)?;
     let files = files_object([
         (TEMPLATE_FILE, template),
@@ -783,7 +775,7 @@ mod tests {
     #[test]
     fn strict_mode_refuses_a_missing_variable() {
         let ctx = Context::wraps(json!({"generator_version": "x"})).unwrap();
-        let err = prepared()
+        let err = prepared(Variant::NewVault)
             .unwrap()
             .render_file(TEMPLATE_FILE, &ctx)
             .unwrap_err();
@@ -809,7 +801,7 @@ mod tests {
         assert_eq!(pieces("a {{x"), [Text("a "), T("{{x")]);
         assert_eq!(pieces("a {{#if x}} b"), [Text("a "), T("{{#if x}} b")]);
         assert_eq!(pieces(""), []);
-        for (_, source) in TEMPLATES {
+        for (_, source) in TEMPLATES.iter().chain(&EXISTING_VAULT_TEMPLATES) {
             let source = compact(source);
             let cut = pieces(&source);
             let joined: String = cut
@@ -828,16 +820,23 @@ mod tests {
     /// Rendering piece by piece gives what handlebars gives for each whole template.
     #[test]
     fn pieces_render_what_the_whole_template_renders() {
-        let mut whole = Handlebars::new();
-        whole.set_strict_mode(true);
-        whole.register_escape_fn(json_escape);
-        whole.register_helper("json", Box::new(json_helper));
-        whole.register_helper("arm_json", Box::new(json_helper));
-        for (name, source) in TEMPLATES {
+        let whole = |variant: Variant| {
+            let mut whole = Handlebars::new();
+            whole.set_strict_mode(true);
+            whole.register_escape_fn(json_escape);
+            whole.register_helper("json", Box::new(json_helper));
+            whole.register_helper("arm_json", Box::new(json_helper));
+            for (name, source) in variant.templates() {
+                whole
+                    .register_template_string(name, compact(source))
+                    .unwrap();
+            }
             whole
-                .register_template_string(name, compact(source))
-                .unwrap();
-        }
+        };
+        let wholes = [
+            (Variant::NewVault, whole(Variant::NewVault)),
+            (Variant::ExistingVault, whole(Variant::ExistingVault)),
+        ];
         let with = |raw: RawParams| {
             RawParams {
                 region: Some("eastus".into()),
@@ -862,14 +861,28 @@ mod tests {
                 no_rotation: Some(true),
                 ..Default::default()
             }),
+            with(RawParams {
+                existing_vault: Some(true),
+                ..Default::default()
+            }),
+            with(RawParams {
+                existing_vault: Some(true),
+                vault_resource_group: Some("rg-vaults".into()),
+                key_suffix: Some("a1b2c3".into()),
+                officer_object_id: Some("3f2504e0-4f89-41d3-9a0c-0305e82c3302".into()),
+                no_rotation: Some(true),
+                ..Default::default()
+            }),
         ];
         for req in variants {
+            let variant = Variant::of(&req);
+            let (_, whole) = wholes.iter().find(|(v, _)| *v == variant).unwrap();
             let ctx = Context::wraps(context(&req)).unwrap();
-            for (name, _) in TEMPLATES {
-                let by_pieces = prepared().unwrap().render_file(name, &ctx).unwrap();
+            for (name, _) in variant.templates() {
+                let by_pieces = prepared(variant).unwrap().render_file(name, &ctx).unwrap();
                 let at_once = whole.render_with_context(name, &ctx).unwrap();
                 let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap();
-                assert_eq!(parse(&by_pieces), parse(&at_once), "{name}");
+                assert_eq!(parse(&by_pieces), parse(&at_once), "{variant:?} {name}");
             }
         }
     }

@@ -718,7 +718,7 @@ pub fn deploy_instructions(dir: &Path, req: &RenderRequest, base_url: Option<&st
         az_command(dir),
         check_command(req, &vault_group),
         hsm = if req.key_type == crate::params::KeyType::RsaHsm {
-            ", nor its premium SKU for the RSA-HSM key (CMK005)"
+            ",\nnor its premium SKU, which the RSA-HSM key needs (CMK005)"
         } else {
             ""
         },

@@ -11,6 +11,7 @@ pub mod arm;
 pub mod azure;
 pub mod check;
 pub mod diag;
+pub mod docs;
 pub mod error;
 pub mod model;
 pub mod params;

@@ -1,6 +1,6 @@
 //! The `cmek-arm` binary: clap definitions and exit codes; the work is in the library.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use cmek_arm::params::{RawParams, RawTags};
 use cmek_arm::{render, rules};
 use std::path::PathBuf;
@@ -35,6 +35,17 @@ enum Command {
     Expand(ExpandArgs),
     /// Before deploying: check a template against what already exists in Azure (reads only).
     Preflight(Box<PreflightArgs>),
+    /// Print the shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) with every subcommand and its flags.
+    Man,
+}
+
+#[derive(Args)]
+struct CompletionsArgs {
+    /// The shell, e.g. `cmek-arm completions bash > /etc/bash_completion.d/cmek-arm`.
+    #[arg(value_name = "SHELL")]
+    shell: cmek_arm::docs::Shell,
 }
 
 /// `render` flags (CLI.md); every value can also come from `--params`.
@@ -97,6 +108,13 @@ struct RenderArgs {
     /// URL where the files will be hosted, to print complete portal links.
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
+    /// The vault exists already: render only the key and the role assignments,
+    /// referencing the vault (never deploying, so never changing, it).
+    #[arg(long)]
+    existing_vault: bool,
+    /// Resource group of the existing vault, when it is not the one the template is deployed to.
+    #[arg(long, value_name = "NAME")]
+    vault_resource_group: Option<String>,
 }
 
 impl RenderArgs {
@@ -117,6 +135,8 @@ impl RenderArgs {
             retention_days: self.retention_days,
             allow_ip: (!self.allow_ip.is_empty()).then(|| self.allow_ip.clone()),
             tag: (!self.tag.is_empty()).then(|| RawTags::List(self.tag.clone())),
+            existing_vault: self.existing_vault.then_some(true),
+            vault_resource_group: self.vault_resource_group.clone(),
         }
     }
 }
@@ -145,7 +165,7 @@ fn run_render(args: &RenderArgs) -> anyhow::Result<u8> {
     println!();
     print!(
         "{}",
-        render::deploy_instructions(&dir, request.region.as_str(), args.base_url.as_deref())
+        render::deploy_instructions(&dir, &request, args.base_url.as_deref())
     );
     Ok(0)
 }
@@ -195,7 +215,7 @@ struct CheckArgs {
     /// Per-request timeout in seconds, from sending the request to the last byte of the answer.
     #[arg(long, value_name = "SECONDS", default_value = "30")]
     timeout: String,
-    /// Overall deadline for the whole check in seconds, retries and their waits included; past it, check stops with exit 3 naming the call it was waiting for [default: 4 × --timeout, at least 60].
+    /// Overall deadline for the whole check in seconds, retries and their waits included; past it, check stops with exit 3 naming the call it was waiting for [default: four times --timeout, at least 60].
     #[arg(long, value_name = "SECONDS")]
     deadline: Option<String>,
     /// Cloud: public, usgov or china.
@@ -520,6 +540,14 @@ fn main() -> ExitCode {
         Command::Validate(args) => run_validate(args),
         Command::Expand(args) => run_expand(&args),
         Command::Preflight(args) => run_preflight(&args),
+        Command::Completions(args) => {
+            let mut out = Vec::new();
+            cmek_arm::docs::completions(args.shell, Cli::command(), &mut out);
+            Ok(print(&String::from_utf8_lossy(&out)))
+        }
+        Command::Man => cmek_arm::docs::man_page(Cli::command())
+            .map(|page| print(&page))
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -607,6 +607,60 @@ impl RawTags {
     }
 }
 
+/// A resource group name as ARM accepts it: 1-90 characters, letters, digits,
+/// `_`, `-`, `.`, `(` and `)`, not ending with `.`. (ARM also allows non-ASCII
+/// letters; the Azure CLI and most scripts do not, and neither does this.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceGroupName(String);
+
+impl ResourceGroupName {
+    /// The longest resource group name ARM accepts.
+    pub const MAX_LEN: usize = 90;
+
+    /// Checks the resource group naming rules.
+    pub fn parse(flag: &str, value: &str) -> Result<Self> {
+        if let Some(c) = value
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "_-.()".contains(*c)))
+        {
+            return Err(invalid(
+                flag,
+                value,
+                format!("a resource group name may contain only letters, digits and '_', '-', '.', '(', ')' (found {c:?})"),
+            ));
+        }
+        if value.is_empty() || value.len() > Self::MAX_LEN {
+            return Err(invalid(
+                flag,
+                value,
+                format!(
+                    "must be 1-{} characters long (is {})",
+                    Self::MAX_LEN,
+                    value.len()
+                ),
+            ));
+        }
+        if value.ends_with('.') {
+            return Err(invalid(flag, value, "must not end with '.'"));
+        }
+        Ok(ResourceGroupName(value.to_string()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `--existing-vault`: the vault exists already; render declares only the key
+/// and the role assignments and references the vault (never deploys it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingVault {
+    /// `--vault-resource-group`: the vault's resource group when it is not the
+    /// one the template is deployed to.
+    pub resource_group: Option<ResourceGroupName>,
+}
+
 /// Render inputs before validation: what a `--params` file holds (snake_case
 /// names of the CLI flags) and what flags give. Merged with flags winning.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -640,6 +694,10 @@ pub struct RawParams {
     pub allow_ip: Option<Vec<String>>,
     /// `--tag`, repeated.
     pub tag: Option<RawTags>,
+    /// `--existing-vault`.
+    pub existing_vault: Option<bool>,
+    /// `--vault-resource-group`.
+    pub vault_resource_group: Option<String>,
 }
 
 /// The params-file JSON Schema (snake_case names, types, no unknown keys).
@@ -724,7 +782,9 @@ impl RawParams {
             rotate_every,
             no_rotation,
             retention_days,
-            allow_ip
+            allow_ip,
+            existing_vault,
+            vault_resource_group
         );
         self.tag = match (self.tag, flags.tag) {
             (None, t) | (t, None) => t,
@@ -826,6 +886,32 @@ impl RawParams {
             Some(tags) => tags.into_pairs("--tag")?,
         };
         let tags = Tags::from_map("--tag", tag_map)?;
+        let existing_vault = match (self.existing_vault.unwrap_or(false), self.vault_resource_group) {
+            (false, Some(_)) => {
+                return Err(Error::Usage(
+                    "--vault-resource-group needs --existing-vault (a new vault is created in the resource group the template is deployed to)".into(),
+                ))
+            }
+            (false, None) => None,
+            (true, group) => {
+                // The vault's own settings are not the template's to set: refuse
+                // them rather than silently leave them out.
+                let vault_only = [
+                    ("--retention-days", self.retention_days.is_some()),
+                    ("--allow-ip", !allow_ips.is_empty()),
+                ];
+                if let Some((flag, _)) = vault_only.iter().find(|(_, given)| *given) {
+                    return Err(Error::Usage(format!(
+                        "{flag} configures a new vault; with --existing-vault the vault is not rendered, so its settings stay as they are (check them with `cmek-arm check`)"
+                    )));
+                }
+                Some(ExistingVault {
+                    resource_group: group
+                        .map(|g| ResourceGroupName::parse("--vault-resource-group", &g))
+                        .transpose()?,
+                })
+            }
+        };
         Ok(RenderRequest {
             region,
             vault_name,
@@ -839,6 +925,7 @@ impl RawParams {
             retention_days,
             allow_ips,
             tags,
+            existing_vault,
         })
     }
 }
@@ -870,6 +957,8 @@ pub struct RenderRequest {
     pub allow_ips: Vec<IpRange>,
     /// Resource tags.
     pub tags: Tags,
+    /// Set with `--existing-vault`: reference the vault, do not deploy it.
+    pub existing_vault: Option<ExistingVault>,
 }
 
 #[cfg(test)]
@@ -1023,5 +1112,31 @@ mod tests {
             panic!("tags lost")
         };
         assert_eq!(tags.get("a=b").map(String::as_str), Some("c"));
+    }
+
+    #[test]
+    fn existing_vault_comes_from_a_params_file_and_its_flags_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.json");
+        std::fs::write(
+            &file,
+            r#"{"region": "eastus", "vault_name": "kv1", "key_name": "k1",
+                "sp_object_id": "3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+                "existing_vault": true, "vault_resource_group": "rg-shared.vaults(1)"}"#,
+        )
+        .unwrap();
+        let req = RawParams::from_file(&file)
+            .unwrap()
+            .overlay(RawParams::default())
+            .unwrap()
+            .validate()
+            .unwrap();
+        let group = req.existing_vault.and_then(|e| e.resource_group);
+        assert_eq!(group.unwrap().as_str(), "rg-shared.vaults(1)");
+        for bad in ["", "rg.", "rg/x", "r\u{e9}sum\u{e9}", &"r".repeat(91)] {
+            let err = ResourceGroupName::parse("--vault-resource-group", bad).unwrap_err();
+            assert!(err.to_string().contains("--vault-resource-group"), "{err}");
+        }
+        ResourceGroupName::parse("--vault-resource-group", &"r".repeat(90)).unwrap();
     }
 }

@@ -34,6 +34,11 @@ pub const PARAMETERS_FILE: &str = "azuredeploy.parameters.json";
 /// File name of the portal form.
 pub const UI_DEFINITION_FILE: &str = "createUiDefinition.json";
 
+/// apiVersion of `Microsoft.Resources/deployments` (the nested deployment of an
+/// `--existing-vault` render; newest stable).
+pub const DEPLOYMENTS_API_VERSION: &str = "2025-04-01";
+
+/// The templates of a render that creates the vault.
 const TEMPLATES: [(&str, &str); 3] = [
     (
         TEMPLATE_FILE,
@@ -48,6 +53,48 @@ const TEMPLATES: [(&str, &str); 3] = [
         include_str!("../templates/createUiDefinition.json.hbs"),
     ),
 ];
+
+/// The templates of an `--existing-vault` render (key and role assignments only).
+const EXISTING_VAULT_TEMPLATES: [(&str, &str); 3] = [
+    (
+        TEMPLATE_FILE,
+        include_str!("../templates/existing-vault/azuredeploy.json.hbs"),
+    ),
+    (
+        PARAMETERS_FILE,
+        include_str!("../templates/existing-vault/azuredeploy.parameters.json.hbs"),
+    ),
+    (
+        UI_DEFINITION_FILE,
+        include_str!("../templates/existing-vault/createUiDefinition.json.hbs"),
+    ),
+];
+
+/// Which set of templates a render uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// The vault is created (the default).
+    NewVault,
+    /// `--existing-vault`.
+    ExistingVault,
+}
+
+impl Variant {
+    fn of(req: &RenderRequest) -> Variant {
+        if req.existing_vault.is_some() {
+            Variant::ExistingVault
+        } else {
+            Variant::NewVault
+        }
+    }
+
+    fn templates(self) -> [(&'static str, &'static str); 3] {
+        match self {
+            Variant::NewVault => TEMPLATES,
+            Variant::ExistingVault => EXISTING_VAULT_TEMPLATES,
+        }
+    }
+}
 
 /// The three rendered files, each canonical pretty JSON ending in a newline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,15 +333,16 @@ impl Prepared {
     }
 }
 
-/// Builds [`Prepared`]: the parsed templates.
-fn prepare() -> std::result::Result<Prepared, String> {
+/// Builds [`Prepared`]: the parsed templates of one variant (a render parses
+/// only the templates it renders).
+fn prepare(variant: Variant) -> std::result::Result<Prepared, String> {
     let mut registry = Handlebars::new();
     registry.set_strict_mode(true);
     registry.register_escape_fn(json_escape);
     registry.register_helper("json", Box::new(json_helper));
     registry.register_helper("arm_json", Box::new(json_helper));
     let mut pieces = Vec::with_capacity(TEMPLATES.len());
-    for (file, source) in TEMPLATES {
+    for (file, source) in variant.templates() {
         let (order, templates) = compile_template(file, source)?;
         for (name, template) in templates {
             registry.register_template(&name, template);
@@ -304,11 +352,15 @@ fn prepare() -> std::result::Result<Prepared, String> {
     Ok(Prepared { registry, pieces })
 }
 
-/// The process's [`Prepared`], built on first use.
-fn prepared() -> Result<&'static Prepared> {
-    static PREPARED: OnceLock<std::result::Result<Prepared, String>> = OnceLock::new();
-    PREPARED
-        .get_or_init(prepare)
+/// The process's [`Prepared`] for `variant`, built on first use.
+fn prepared(variant: Variant) -> Result<&'static Prepared> {
+    static NEW_VAULT: OnceLock<std::result::Result<Prepared, String>> = OnceLock::new();
+    static EXISTING_VAULT: OnceLock<std::result::Result<Prepared, String>> = OnceLock::new();
+    let cell = match variant {
+        Variant::NewVault => &NEW_VAULT,
+        Variant::ExistingVault => &EXISTING_VAULT,
+    };
+    cell.get_or_init(|| prepare(variant))
         .as_ref()
         .map_err(|e| Error::Internal(e.clone()))
 }
@@ -328,6 +380,7 @@ fn context(req: &RenderRequest) -> Value {
             "vaults": VAULTS_API_VERSION,
             "keys": KEYS_API_VERSION,
             "role_assignments": ROLE_ASSIGNMENTS_API_VERSION,
+            "deployments": DEPLOYMENTS_API_VERSION,
         },
         "region": req.region.as_str(),
         "vault_name": req.vault_name.as_str(),
@@ -346,6 +399,11 @@ fn context(req: &RenderRequest) -> Value {
         "retention_days": req.retention_days.days(),
         "allow_ips": req.allow_ips.iter().map(|ip| ip.as_str()).collect::<Vec<_>>(),
         "tags": req.tags.as_map(),
+        "vault_resource_group": req
+            .existing_vault
+            .as_ref()
+            .and_then(|e| e.resource_group.as_ref())
+            .map(|g| g.as_str()),
     })
 }
 
@@ -391,12 +449,55 @@ fn files_object(files: [(&str, Value); 3]) -> Value {
     )
 }
 
+/// The same self-check for an `--existing-vault` render: the three files
+/// against the schema's `existingVault*` definitions.
+#[jsonschema::validator(
+    schema = r##"{
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {
+            "azuredeploy.json": {
+                "$ref": "https://github.com/cmek-arm/cmek-arm/schemas/cmek-template.schema.json#/definitions/existingVaultTemplate"
+            },
+            "azuredeploy.parameters.json": {
+                "$ref": "https://github.com/cmek-arm/cmek-arm/schemas/cmek-template.schema.json#/definitions/existingVaultParametersFile"
+            },
+            "createUiDefinition.json": {
+                "$ref": "https://github.com/cmek-arm/cmek-arm/schemas/cmek-template.schema.json#/definitions/existingVaultUiDefinition"
+            }
+        },
+        "required": ["azuredeploy.json", "azuredeploy.parameters.json", "createUiDefinition.json"],
+        "additionalProperties": false
+    }"##,
+    draft = Draft7,
+    resources = {
+        "https://github.com/cmek-arm/cmek-arm/schemas/cmek-template.schema.json" => {
+            path = "schemas/cmek-template.schema.json"
+        }
+    },
+)]
+struct SelfCheckExistingVault;
+
 /// Runs the self-check over the [`files_object`] of the three parsed files;
 /// every violation is listed.
 fn self_check(instance: &Value) -> Result<()> {
-    let problems: Vec<String> = SelfCheck::iter_errors(instance)
-        .map(|e| format!("{e} at '{}'", e.instance_path()))
-        .collect();
+    self_check_result(
+        SelfCheck::iter_errors(instance)
+            .map(|e| format!("{e} at '{}'", e.instance_path()))
+            .collect(),
+    )
+}
+
+/// [`self_check`] for an `--existing-vault` render.
+fn self_check_existing_vault(instance: &Value) -> Result<()> {
+    self_check_result(
+        SelfCheckExistingVault::iter_errors(instance)
+            .map(|e| format!("{e} at '{}'", e.instance_path()))
+            .collect(),
+    )
+}
+
+fn self_check_result(problems: Vec<String>) -> Result<()> {
     if problems.is_empty() {
         Ok(())
     } else {
@@ -425,14 +526,17 @@ fn render_values(prepared: &Prepared, req: &RenderRequest) -> Result<[Value; 3]>
 
 /// Renders the three files and self-checks them; nothing touches the disk.
 pub fn render(req: &RenderRequest) -> Result<Rendered> {
-    let prepared = prepared()?;
+    let prepared = prepared(Variant::of(req))?;
     let [template, parameters, ui_definition] = render_values(prepared, req)?;
     let files = files_object([
         (TEMPLATE_FILE, template),
         (PARAMETERS_FILE, parameters),
         (UI_DEFINITION_FILE, ui_definition),
     ]);
-    self_check(&files)?;
+    match Variant::of(req) {
+        Variant::NewVault => self_check(&files)?,
+        Variant::ExistingVault => self_check_existing_vault(&files)?,
+    }
     let pretty = |name: &str| {
         let value = files
             .get(name)
@@ -583,8 +687,11 @@ pub fn portal_link(template_url: &str, ui_url: Option<&str>) -> String {
 
 /// What to run or open after writing to `dir`: the `az` command and both
 /// portal link forms. With `base_url` (where the files will be hosted) the links
-/// are complete; without it they show where the encoded URLs go.
-pub fn deploy_instructions(dir: &Path, region: &str, base_url: Option<&str>) -> String {
+/// are complete; without it they show where the encoded URLs go. An
+/// `--existing-vault` render ends with the `cmek-arm check` command that
+/// confirms live what the template cannot set: the vault's own settings.
+pub fn deploy_instructions(dir: &Path, req: &RenderRequest, base_url: Option<&str>) -> String {
+    let region = req.region.as_str();
     let (plain, with_form) = match base_url {
         Some(base) => {
             let base = base.trim_end_matches('/');
@@ -602,11 +709,55 @@ pub fn deploy_instructions(dir: &Path, region: &str, base_url: Option<&str>) -> 
     } else {
         "Deploy from the portal: host azuredeploy.json and createUiDefinition.json at a public URL\n(or pass --base-url URL to get complete links), then open"
     };
+    let Some(existing) = &req.existing_vault else {
+        return format!(
+            "Check before deploying (reads Azure, changes nothing; the resource group must exist, e.g. `az group create --name <resource-group> --location {region}`):\n  {}\n\nDeploy with the Azure CLI:\n  {}\n\n{hosting}\n  {plain}\nor, with the guided form:\n  {with_form}\n",
+            preflight_command(dir),
+            az_command(dir)
+        );
+    };
+    let (target, vault_group) = match &existing.resource_group {
+        Some(group) => (
+            "any resource group; the key and the role assignments go to the vault's resource group",
+            shell_quote(group.as_str()),
+        ),
+        None => ("the vault's resource group", "<resource-group>".to_string()),
+    };
     format!(
-        "Check before deploying (reads Azure, changes nothing; the resource group must exist, e.g. `az group create --name <resource-group> --location {region}`):\n  {}\n\nDeploy with the Azure CLI:\n  {}\n\n{hosting}\n  {plain}\nor, with the guided form:\n  {with_form}\n",
+        "Check before deploying (reads Azure, changes nothing):\n  {}\n\nDeploy with the Azure CLI (into {target}):\n  {}\n\n{hosting}\n  {plain}\nor, with the guided form:\n  {with_form}\n\n\
+         The vault already exists and this template does not change it, so nothing here sets its\n\
+         purge protection (CMK001), soft delete (CMK002), RBAC permission model (CMK003), region\n\
+         (CMK004), network access (CMK015) or tenant (CMK016){hsm}. After deploying, confirm them live:\n  {}\n",
         preflight_command(dir),
-        az_command(dir)
+        az_command(dir),
+        check_command(req, &vault_group),
+        hsm = if req.key_type == crate::params::KeyType::RsaHsm {
+            ",\nnor its premium SKU, which the RSA-HSM key needs (CMK005)"
+        } else {
+            ""
+        },
     )
+}
+
+/// The `cmek-arm check` command for the rendered vault and key, with the
+/// requirements render knows (region, vendor principal, officer, suffix).
+pub fn check_command(req: &RenderRequest, resource_group: &str) -> String {
+    let mut cmd = format!(
+        "cmek-arm check --subscription <subscription-id> --resource-group {resource_group} --vault {} --key {} --region {} --sp-object-id {}",
+        shell_quote(req.vault_name.as_str()),
+        shell_quote(req.key_name.as_str()),
+        shell_quote(req.region.as_str()),
+        shell_quote(req.sp_object_id.as_str()),
+    );
+    if let Some(officer) = &req.officer_object_id {
+        cmd.push_str(" --officer-object-id ");
+        cmd.push_str(&shell_quote(officer.as_str()));
+    }
+    if let Some(suffix) = &req.key_suffix {
+        cmd.push_str(" --key-suffix ");
+        cmd.push_str(&shell_quote(suffix));
+    }
+    cmd
 }
 
 #[cfg(test)]
@@ -638,7 +789,7 @@ mod tests {
     #[test]
     fn strict_mode_refuses_a_missing_variable() {
         let ctx = Context::wraps(json!({"generator_version": "x"})).unwrap();
-        let err = prepared()
+        let err = prepared(Variant::NewVault)
             .unwrap()
             .render_file(TEMPLATE_FILE, &ctx)
             .unwrap_err();
@@ -664,7 +815,7 @@ mod tests {
         assert_eq!(pieces("a {{x"), [Text("a "), T("{{x")]);
         assert_eq!(pieces("a {{#if x}} b"), [Text("a "), T("{{#if x}} b")]);
         assert_eq!(pieces(""), []);
-        for (_, source) in TEMPLATES {
+        for (_, source) in TEMPLATES.iter().chain(&EXISTING_VAULT_TEMPLATES) {
             let source = compact(source);
             let cut = pieces(&source);
             let joined: String = cut
@@ -683,16 +834,23 @@ mod tests {
     /// Rendering piece by piece gives what handlebars gives for each whole template.
     #[test]
     fn pieces_render_what_the_whole_template_renders() {
-        let mut whole = Handlebars::new();
-        whole.set_strict_mode(true);
-        whole.register_escape_fn(json_escape);
-        whole.register_helper("json", Box::new(json_helper));
-        whole.register_helper("arm_json", Box::new(json_helper));
-        for (name, source) in TEMPLATES {
+        let whole = |variant: Variant| {
+            let mut whole = Handlebars::new();
+            whole.set_strict_mode(true);
+            whole.register_escape_fn(json_escape);
+            whole.register_helper("json", Box::new(json_helper));
+            whole.register_helper("arm_json", Box::new(json_helper));
+            for (name, source) in variant.templates() {
+                whole
+                    .register_template_string(name, compact(source))
+                    .unwrap();
+            }
             whole
-                .register_template_string(name, compact(source))
-                .unwrap();
-        }
+        };
+        let wholes = [
+            (Variant::NewVault, whole(Variant::NewVault)),
+            (Variant::ExistingVault, whole(Variant::ExistingVault)),
+        ];
         let with = |raw: RawParams| {
             RawParams {
                 region: Some("eastus".into()),
@@ -717,14 +875,28 @@ mod tests {
                 no_rotation: Some(true),
                 ..Default::default()
             }),
+            with(RawParams {
+                existing_vault: Some(true),
+                ..Default::default()
+            }),
+            with(RawParams {
+                existing_vault: Some(true),
+                vault_resource_group: Some("rg-vaults".into()),
+                key_suffix: Some("a1b2c3".into()),
+                officer_object_id: Some("3f2504e0-4f89-41d3-9a0c-0305e82c3302".into()),
+                no_rotation: Some(true),
+                ..Default::default()
+            }),
         ];
         for req in variants {
+            let variant = Variant::of(&req);
+            let (_, whole) = wholes.iter().find(|(v, _)| *v == variant).unwrap();
             let ctx = Context::wraps(context(&req)).unwrap();
-            for (name, _) in TEMPLATES {
-                let by_pieces = prepared().unwrap().render_file(name, &ctx).unwrap();
+            for (name, _) in variant.templates() {
+                let by_pieces = prepared(variant).unwrap().render_file(name, &ctx).unwrap();
                 let at_once = whole.render_with_context(name, &ctx).unwrap();
                 let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap();
-                assert_eq!(parse(&by_pieces), parse(&at_once), "{name}");
+                assert_eq!(parse(&by_pieces), parse(&at_once), "{variant:?} {name}");
             }
         }
     }
@@ -861,7 +1033,19 @@ mod tests {
             preflight_command(Path::new("my out")),
             "cmek-arm preflight 'my out/azuredeploy.json' --parameters 'my out/azuredeploy.parameters.json' --subscription <subscription-id> --resource-group <resource-group>"
         );
-        let text = deploy_instructions(Path::new("out"), "eastus", None);
+        let text = deploy_instructions(Path::new("out"), &request(), None);
+        let (check, deploy) = (
+            text.find("cmek-arm preflight").unwrap(),
+            text.find("az deployment group create").unwrap(),
+        );
+        assert!(check < deploy, "preflight comes first:\n{text}");
+        let existing = RenderRequest {
+            existing_vault: Some(crate::params::ExistingVault {
+                resource_group: None,
+            }),
+            ..request()
+        };
+        let text = deploy_instructions(Path::new("out"), &existing, None);
         let (check, deploy) = (
             text.find("cmek-arm preflight").unwrap(),
             text.find("az deployment group create").unwrap(),

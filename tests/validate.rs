@@ -10,5 +10,7 @@ mod corpus;
 mod formats;
 #[path = "validate/hostile.rs"]
 mod hostile;
+#[path = "validate/integrations.rs"]
+mod integrations;
 #[path = "validate/rules.rs"]
 mod rules;

@@ -1,6 +1,8 @@
 //! ## What it checks
 //! Every Key Vault sets `properties.enablePurgeProtection` to `true`. A missing
 //! property, `null` or `false` fails.
+//! A vault the template only references (`"existing": true`) is not deployed or
+//! changed by it: that is a note naming `cmek-arm check`, which decides it live.
 //!
 //! ## Why it matters
 //! Azure services that encrypt with a customer-managed key refuse a key in a vault
@@ -36,6 +38,14 @@ const ID: &str = "CMK001";
 
 /// Reports vaults without purge protection.
 pub(crate) fn check(dep: &Deployment, _: &Settings, out: &mut Vec<Diagnostic>) {
+    for vault in super::existing::existing_vaults(dep) {
+        out.push(super::existing::note(
+            ID,
+            vault,
+            "enablePurgeProtection",
+            &vault.purge_protection(),
+        ));
+    }
     for vault in dep.vaults() {
         let p = vault.purge_protection();
         let problem = match &p.val {

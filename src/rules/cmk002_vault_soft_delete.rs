@@ -1,6 +1,8 @@
 //! ## What it checks
 //! Soft delete stays on: `properties.enableSoftDelete` is not `false`, and
 //! `properties.softDeleteRetentionInDays`, if set, is between 7 and 90.
+//! A vault the template only references (`"existing": true`) is not deployed or
+//! changed by it: that is a note naming `cmek-arm check`, which decides it live.
 //!
 //! ## Why it matters
 //! Purge protection only works on top of soft delete; a deleted vault or key can
@@ -33,6 +35,14 @@ const ID: &str = "CMK002";
 
 /// Reports vaults with soft delete off or a retention outside 7–90 days.
 pub(crate) fn check(dep: &Deployment, _: &Settings, out: &mut Vec<Diagnostic>) {
+    for vault in super::existing::existing_vaults(dep) {
+        out.push(super::existing::note(
+            ID,
+            vault,
+            "enableSoftDelete",
+            &vault.soft_delete(),
+        ));
+    }
     for vault in dep.vaults() {
         let p = vault.soft_delete();
         match &p.val {

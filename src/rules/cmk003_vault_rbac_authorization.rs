@@ -1,5 +1,7 @@
 //! ## What it checks
 //! Every Key Vault sets `properties.enableRbacAuthorization` to `true`.
+//! A vault the template only references (`"existing": true`) is not deployed or
+//! changed by it: that is a note naming `cmek-arm check`, which decides it live.
 //!
 //! ## Why it matters
 //! The vendor's access is granted by Azure role assignments (*Key Vault Crypto
@@ -34,6 +36,14 @@ const ID: &str = "CMK003";
 
 /// Reports vaults not using the RBAC permission model.
 pub(crate) fn check(dep: &Deployment, _: &Settings, out: &mut Vec<Diagnostic>) {
+    for vault in super::existing::existing_vaults(dep) {
+        out.push(super::existing::note(
+            ID,
+            vault,
+            "enableRbacAuthorization",
+            &vault.rbac_authorization(),
+        ));
+    }
     for vault in dep.vaults() {
         let p = vault.rbac_authorization();
         let problem = match &p.val {

@@ -4,6 +4,8 @@
 //! profile lists supported regions, the vault must be in one of them. A vault in a
 //! region where cross-tenant customer-managed keys for disks are unavailable
 //! (usgovvirginia, usgovarizona, usgovtexas, chinanorth3) is reported as a warning.
+//! A vault the template only references (`"existing": true`) is not deployed or
+//! changed by it: that is a note naming `cmek-arm check`, which decides it live.
 //!
 //! ## Why it matters
 //! The vendor's service reads the key from the cluster's region; a vault elsewhere
@@ -43,6 +45,17 @@ const NO_CROSS_TENANT_CMK: &[&str] =
 
 /// Reports vaults outside the expected or supported regions.
 pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
+    // Only a requirement that exists can be undecided.
+    if s.region.is_some() || !s.profile.supported_regions.is_empty() {
+        for vault in super::existing::existing_vaults(dep) {
+            out.push(super::existing::note(
+                ID,
+                vault,
+                "the location",
+                &vault.region(),
+            ));
+        }
+    }
     let supported = &s.profile.supported_regions;
     for vault in dep.vaults() {
         let p = vault.region();

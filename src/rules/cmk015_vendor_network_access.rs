@@ -2,6 +2,8 @@
 //! The vendor's service can reach the vault: `publicNetworkAccess` is not
 //! `Disabled`, and when the firewall denies by default (`networkAcls.defaultAction:
 //! Deny`) it lists at least one IP rule (`networkAcls.ipRules`).
+//! A vault the template only references (`"existing": true`) is not deployed or
+//! changed by it: that is a note naming `cmek-arm check`, which decides it live.
 //!
 //! ## Why it matters
 //! The vendor calls the vault from its own network, not through a private endpoint
@@ -36,6 +38,14 @@ const ID: &str = "CMK015";
 
 /// Reports vaults the vendor cannot reach over the network.
 pub(crate) fn check(dep: &Deployment, _: &Settings, out: &mut Vec<Diagnostic>) {
+    for vault in super::existing::existing_vaults(dep) {
+        out.push(super::existing::note(
+            ID,
+            vault,
+            "publicNetworkAccess",
+            &vault.public_network_access(),
+        ));
+    }
     for vault in dep.vaults() {
         let public = vault.public_network_access();
         match &public.val {

@@ -3,6 +3,8 @@
 //! `[subscription().tenantId]` (or `[tenant().tenantId]`), or equal to `--tenant-id`.
 //! A hard-coded tenant ID that differs from `--tenant-id` fails; one that cannot be
 //! compared (no `--tenant-id`) is a note.
+//! A vault the template only references (`"existing": true`) is not deployed or
+//! changed by it: that is a note naming `cmek-arm check`, which decides it live.
 //!
 //! ## Why it matters
 //! A vault trusts exactly one Microsoft Entra tenant for authentication. A template
@@ -36,6 +38,14 @@ const ID: &str = "CMK016";
 
 /// Reports vaults bound to another tenant.
 pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
+    for vault in super::existing::existing_vaults(dep) {
+        out.push(super::existing::note(
+            ID,
+            vault,
+            "the vault's tenant",
+            &vault.tenant_id(),
+        ));
+    }
     // The deployment's tenant: `--tenant-id`, else the template's own tenant symbol
     // (what `subscription().tenantId` is, whatever its value).
     let expected: Option<Str2> = match (&s.tenant_id, &dep.tenant) {

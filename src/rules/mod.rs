@@ -13,6 +13,7 @@ pub mod settings;
 pub use settings::{Flags, Profile, Settings};
 
 mod common;
+mod existing;
 
 mod cmk001_vault_purge_protection;
 mod cmk002_vault_soft_delete;

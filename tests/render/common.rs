@@ -64,6 +64,39 @@ pub fn cases() -> Vec<(&'static str, RenderRequest)> {
     .collect()
 }
 
+/// The `--existing-vault` render cases: the vault in the deployment's resource
+/// group with the defaults, and in another resource group with every option
+/// that still applies (HSM key, officer, suffix, rotation, tags).
+pub fn existing_vault_cases() -> Vec<(&'static str, RenderRequest)> {
+    let same_group = RawParams {
+        existing_vault: Some(true),
+        ..base()
+    };
+    let other_group = RawParams {
+        existing_vault: Some(true),
+        vault_resource_group: Some("rg-shared-vaults".into()),
+        key_type: Some("RSA-HSM".into()),
+        key_size: Some(4096),
+        officer_object_id: Some("8d8e3f6a-2b1c-4d5e-9f60-718293a4b5c6".into()),
+        key_name: None,
+        key_prefix: Some("tidb-cmek".into()),
+        key_suffix: Some("a1b2c3".into()),
+        rotate_every: Some("P90D".into()),
+        tag: Some(RawTags::List(vec![
+            "env=prod".into(),
+            "expr=[concat('a')]".into(),
+        ])),
+        ..base()
+    };
+    [
+        ("existing_vault", same_group),
+        ("existing_vault_other_group", other_group),
+    ]
+    .into_iter()
+    .map(|(name, raw)| (name, raw.validate().unwrap()))
+    .collect()
+}
+
 /// `../shared/corpus/arm-schemas`, or `None` after printing why the caller skips.
 pub fn arm_schemas_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/arm-schemas");

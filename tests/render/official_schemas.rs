@@ -1,7 +1,7 @@
 //! Every rendered file and resource validates against Azure's official schemas
 //! (draft-04, `$ref`s resolved offline from ../shared/corpus/arm-schemas).
 
-use super::common::{arm_schemas_dir, cases};
+use super::common::{arm_schemas_dir, cases, existing_vault_cases};
 use cmek_arm::arm::azure_schemas::AzureSchemas;
 use cmek_arm::render::render;
 use serde_json::{json, Value};
@@ -43,6 +43,82 @@ fn rendered_output_passes_the_official_schemas() {
             let violations = schemas.validate_resource(ty, api, resource).unwrap();
             assert_eq!(violations, [], "{case}: resource {i} ({ty}@{api})");
         }
+    }
+}
+
+/// `render --existing-vault`: the parameters file, the form, the key and both
+/// role assignments pass their official schemas; the vault is only an `existing`
+/// reference and the one deployed resource is the nested deployment that holds
+/// them. Azure's 2019-04-01 template schema predates languageVersion 2.0 (which
+/// `existing` needs) and refuses the `languageVersion` property, so each
+/// template body must fail with exactly that and nothing else.
+#[test]
+fn existing_vault_render_passes_the_official_schemas() {
+    let Some(schemas) = schemas() else { return };
+    for (case, request) in existing_vault_cases() {
+        let rendered = render(&request).unwrap();
+        let template: Value = serde_json::from_str(&rendered.template).unwrap();
+        let parameters: Value = serde_json::from_str(&rendered.parameters).unwrap();
+        let ui: Value = serde_json::from_str(&rendered.ui_definition).unwrap();
+        assert_eq!(
+            schemas.validate_parameters(&parameters).unwrap(),
+            [],
+            "{case}: parameters"
+        );
+        assert_eq!(
+            schemas.validate_ui_definition(&ui).unwrap(),
+            [],
+            "{case}: createUiDefinition"
+        );
+
+        let resources = template["resources"].as_object().unwrap();
+        assert_eq!(resources.len(), 1, "{case}");
+        let nested = &resources["keyAndRoles"];
+        assert_eq!(nested["type"], "Microsoft.Resources/deployments", "{case}");
+        let inner = &nested["properties"]["template"];
+        for (what, body) in [("template", &template), ("nested template", inner)] {
+            assert_eq!(body["languageVersion"], "2.0", "{case}: {what}");
+            let violations = schemas.validate_template(body).unwrap();
+            assert!(
+                violations.len() == 1 && violations[0].message.contains("languageVersion"),
+                "{case}: {what}: {violations:?}"
+            );
+            let mut without = body.clone();
+            without.as_object_mut().unwrap().remove("languageVersion");
+            assert_eq!(
+                schemas.validate_template(&without).unwrap(),
+                [],
+                "{case}: {what} without languageVersion"
+            );
+        }
+
+        let inner_resources = inner["resources"].as_object().unwrap();
+        let vault = &inner_resources["vault"];
+        assert_eq!(
+            vault["existing"], true,
+            "{case}: the vault is only referenced"
+        );
+        assert_eq!(vault["type"], "Microsoft.KeyVault/vaults", "{case}");
+        let mut checked = Vec::new();
+        for (symbol, resource) in inner_resources {
+            if resource.get("existing").is_some() {
+                continue;
+            }
+            let ty = resource["type"].as_str().unwrap();
+            let api = resource["apiVersion"].as_str().unwrap();
+            let violations = schemas.validate_resource(ty, api, resource).unwrap();
+            assert_eq!(violations, [], "{case}: {symbol} ({ty}@{api})");
+            checked.push(ty);
+        }
+        assert_eq!(
+            checked,
+            [
+                "Microsoft.KeyVault/vaults/keys",
+                "Microsoft.Authorization/roleAssignments",
+                "Microsoft.Authorization/roleAssignments"
+            ],
+            "{case}"
+        );
     }
 }
 

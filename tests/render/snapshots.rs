@@ -1,11 +1,11 @@
 //! Snapshots of all three rendered files for each named case (reviewed like code).
 
-use super::common::cases;
+use super::common::{cases, existing_vault_cases};
 use cmek_arm::render::render;
 
 #[test]
 fn rendered_files_match_snapshots() {
-    for (case, request) in cases() {
+    for (case, request) in cases().into_iter().chain(existing_vault_cases()) {
         let rendered = render(&request).unwrap();
         for (file, content) in rendered.files() {
             insta::with_settings!({
@@ -22,7 +22,7 @@ fn rendered_files_match_snapshots() {
 
 #[test]
 fn rendering_is_byte_identical() {
-    for (case, request) in cases() {
+    for (case, request) in cases().into_iter().chain(existing_vault_cases()) {
         assert_eq!(
             render(&request).unwrap(),
             render(&request).unwrap(),

@@ -369,6 +369,27 @@ impl Resource {
         self
     }
 
+    /// Records that the property at `path` was not read but follows from
+    /// something else (the data plane's purge protection from the key's recovery
+    /// level): findings at it carry `why` as a label.
+    #[must_use]
+    pub fn derived(mut self, path: &[&str], why: impl Into<String>) -> Resource {
+        let key = path.join("/").to_ascii_lowercase();
+        let label = Label {
+            location: self.origin.clone(),
+            message: why.into(),
+        };
+        Arc::make_mut(&mut self.sources).insert(
+            key.clone(),
+            PropSource {
+                location: self.origin.clone(),
+                raw: None,
+                labels: vec![(key, label)],
+            },
+        );
+        self
+    }
+
     /// A live resource from an ARM GET response body (`id`, `name`, `properties`, ...).
     pub fn live(kind: Kind, body: &serde_json::Value) -> Resource {
         let body = Value::from(body);

@@ -8,8 +8,10 @@
 //! - [`reader`]: what `check` reads (vault, key, role assignments, Graph, ...).
 //! - [`probe`]: the data-plane wrap/unwrap round trip.
 //! - [`preflight`]: what `preflight` reads before a deployment (never writes).
+//! - [`dataplane`]: the vendor's view: keys by URI, one token per customer tenant.
 
 pub mod credentials;
+pub mod dataplane;
 pub mod endpoints;
 pub mod http;
 pub mod preflight;

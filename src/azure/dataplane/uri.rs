@@ -106,7 +106,7 @@ pub fn parse(text: &str, cloud: Cloud) -> Result<KeyUri, String> {
                 }
                 VaultName::parse("vault", vault).map_err(|e| match e {
                     Error::InvalidInput { rule, .. } => {
-                        format!("names the vault '{vault}', which {rule}")
+                        format!("names the vault '{vault}': {rule}")
                     }
                     other => other.to_string(),
                 })?;
@@ -137,7 +137,7 @@ pub fn parse(text: &str, cloud: Cloud) -> Result<KeyUri, String> {
         _ => return Err("must have the path /keys/<name> or /keys/<name>/<version>".into()),
     };
     KeyName::parse("key", key).map_err(|e| match e {
-        Error::InvalidInput { rule, .. } => format!("names the key '{key}', which {rule}"),
+        Error::InvalidInput { rule, .. } => format!("names the key '{key}': {rule}"),
         other => other.to_string(),
     })?;
     if let Some(v) = version {

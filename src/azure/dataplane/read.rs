@@ -106,7 +106,7 @@ pub async fn read_key<R: AzureReader>(
         None,
         &mut state,
     )?;
-    let mut key_body = Value::from(&key_properties(&bundle, policy));
+    let mut key_body = Value::from(&key_properties(&uri.key, &bundle, policy));
     if matches!(key_body.path(&["properties", "keySize"]), Some(Value::Null)) {
         put(
             &mut key_body,
@@ -134,7 +134,7 @@ pub async fn read_key<R: AzureReader>(
     )
     .with_provenance(Provenance::DataPlane);
     if let Some(level) = str_at(&bundle, &["attributes", "recoveryLevel"]) {
-        let why = format!("read from the key's recoveryLevel '{level}' (data plane)");
+        let why = format!("read from the key's recoveryLevel '{level}'");
         for p in [
             "enablePurgeProtection",
             "enableSoftDelete",
@@ -205,7 +205,7 @@ fn expect_bundle(what: &str, call: &Call, j: &Json, uri: &KeyUri) -> Result<(), 
 const UNREADABLE_MODULUS: &str = "the key bundle has no readable modulus n";
 
 /// The key bundle in the ARM shape the rules read.
-fn key_properties(bundle: &Json, policy: Json) -> Json {
+fn key_properties(name: &str, bundle: &Json, policy: Json) -> Json {
     let key = bundle.get("key").cloned().unwrap_or(Json::Null);
     let mut p = Map::new();
     if let Some(kty) = key.get("kty") {
@@ -242,7 +242,7 @@ fn key_properties(bundle: &Json, policy: Json) -> Json {
         p.insert("keyUriWithVersion".into(), kid.clone());
     }
     p.insert("rotationPolicy".into(), policy);
-    json!({"type": "Microsoft.KeyVault/vaults/keys", "properties": p})
+    json!({"type": "Microsoft.KeyVault/vaults/keys", "name": name, "properties": p})
 }
 
 /// Replaces the value at `path` of an object built here (every step exists).

@@ -324,7 +324,18 @@ pub fn run(
         |key, result| {
             let (status, findings) = match &result.state {
                 Ok(state) => {
-                    let f = key_findings(state, settings);
+                    let mut f = key_findings(state, settings);
+                    // A vault property the data plane derived (purge protection
+                    // from the recovery level) says so in the message itself:
+                    // jsonl and JSON carry no labels.
+                    for d in &mut f {
+                        if !d.labels.is_empty() {
+                            let why: Vec<&str> =
+                                d.labels.iter().map(|l| l.message.as_str()).collect();
+                            d.message = format!("{} ({})", d.message, why.join("; "));
+                            d.labels.clear();
+                        }
+                    }
                     if f.iter().any(|d| d.level >= opts.fail_on) {
                         (Status::Findings, f)
                     } else {

@@ -344,3 +344,67 @@ impl AzureReader for KeyReader<'_> {
         .map(|(reply, _)| reply)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vault() -> Vault {
+        Vault {
+            permits: tokio::sync::Semaphore::new(PER_VAULT),
+            not_before: Mutex::new(Instant::now()),
+            tenant: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    #[test]
+    fn retry_after_from_one_request_holds_back_every_request_to_the_vault() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let v = vault();
+            let call = Call::get(
+                Api::Vault,
+                url::Url::parse("http://127.0.0.1:9/keys/k").unwrap(),
+            );
+            let retry = RetryPolicy::default();
+            let throttled = || async {
+                let mut h = Headers::new();
+                h.insert("retry-after-ms", "300");
+                Ok((
+                    Reply {
+                        status: 429,
+                        body: Vec::new(),
+                    },
+                    h,
+                ))
+            };
+            let first = gated(&v, None, &call, &retry, throttled).await.unwrap();
+            assert_eq!(first.0.status, 429);
+            // Another key's request to the same vault waits for the Retry-After.
+            let asked = Instant::now();
+            let sent = std::cell::Cell::new(None);
+            let ok = || async {
+                sent.set(Some(Instant::now()));
+                Ok((
+                    Reply {
+                        status: 200,
+                        body: Vec::new(),
+                    },
+                    Headers::new(),
+                ))
+            };
+            gated(&v, None, &call, &retry, ok).await.unwrap();
+            let waited = sent.get().unwrap() - asked;
+            assert!(waited >= Duration::from_millis(280), "{waited:?}");
+            // A deadline that passes first ends the wait with the deadline's error.
+            gated(&v, None, &call, &retry, throttled).await.unwrap();
+            let short = Deadline::after(Duration::from_millis(50), "this key's deadline");
+            let err = gated(&v, Some(short), &call, &retry, ok).await.unwrap_err();
+            assert!(err.to_string().contains("Retry-After"), "{err}");
+            assert!(err.is_fatal());
+        });
+    }
+}

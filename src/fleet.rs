@@ -20,7 +20,7 @@ use crate::report::{self, Format, Positions, Sources};
 use crate::rules::Settings;
 use futures::StreamExt;
 use serde_json::{json, Value as Json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
@@ -96,44 +96,51 @@ impl FleetOptions {
     /// The keys to check: every URI parsed (exit 2 naming the first bad one and
     /// where it came from), duplicates dropped, `--shard` applied.
     pub fn keys(&self) -> Result<Vec<KeyUri>, Error> {
-        let mut given: Vec<(String, String)> = self
+        let text = match &self.key_uris_file {
+            Some(file) => uri::read_list(file)?,
+            None => String::new(),
+        };
+        // Where a URI came from, spelled out only for the error that names it.
+        let flag = |line: Option<usize>| match (line, &self.key_uris_file) {
+            (Some(line), Some(file)) => format!("--key-uris {file} (line {line})"),
+            _ => "--key-uri".to_string(),
+        };
+        let given = self
             .key_uris
             .iter()
-            .map(|u| ("--key-uri".to_string(), u.clone()))
-            .collect();
-        if let Some(file) = &self.key_uris_file {
-            for (line, u) in uri::read_list(file)? {
-                given.push((format!("--key-uris {file} (line {line})"), u));
+            .map(|u| (None, u.as_str()))
+            .chain(uri::list_lines(&text).map(|(line, u)| (Some(line), u)));
+        let mut keys = Vec::new();
+        for (line, text) in given {
+            if keys.len() == MAX_KEYS {
+                return Err(Error::Usage(format!(
+                    "--key-uri/--key-uris name more than {MAX_KEYS} keys, the most one run \
+                     checks: split the list into several runs"
+                )));
             }
+            let key = uri::parse(text, self.cloud).map_err(|rule| Error::InvalidInput {
+                flag: flag(line),
+                value: text.to_string(),
+                rule,
+            })?;
+            keys.push(key);
         }
-        if given.len() > MAX_KEYS {
-            return Err(Error::Usage(format!(
-                "--key-uri/--key-uris name {} keys; one run checks at most {MAX_KEYS}: split the \
-                 list (or run shards of it on several machines)",
-                given.len()
-            )));
-        }
-        if given.is_empty() {
+        if keys.is_empty() {
             return Err(Error::Usage(
                 "--key-uris names no key URI (only blank lines and comments)".into(),
             ));
         }
-        let mut seen = HashSet::new();
-        let mut keys = Vec::new();
-        for (source, text) in given {
-            let key = uri::parse(&text, self.cloud).map_err(|rule| Error::InvalidInput {
-                flag: source,
-                value: text.clone(),
-                rule,
-            })?;
-            // Key Vault's names are case-insensitive: one key, checked once.
-            if seen.insert(key.uri.to_ascii_lowercase()) {
-                keys.push(key);
-            }
+        // Key Vault's names are case-insensitive: one key, checked once. Sorted
+        // (then spread over vaults) rather than kept in a set beside the list.
+        fn lower(k: &KeyUri) -> impl Iterator<Item = u8> + '_ {
+            k.uri.bytes().map(|b| b.to_ascii_lowercase())
         }
+        keys.sort_by(|a, b| lower(a).cmp(lower(b)));
+        keys.dedup_by(|a, b| a.uri.eq_ignore_ascii_case(&b.uri));
         if let Some(shard) = self.shard {
             keys.retain(|k| shard.keeps(k));
         }
+        keys.shrink_to_fit();
         Ok(interleave(keys))
     }
 

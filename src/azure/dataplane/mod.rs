@@ -219,7 +219,7 @@ impl DataPlane {
             uri.vault, uri.uri
         );
         let url = super::reader::join(
-            &uri.base,
+            &uri.base().map_err(|e| e.to_string())?,
             &format!("keys/{}", uri.key_path()),
             &[("api-version", super::reader::DATA_PLANE_API)],
         )

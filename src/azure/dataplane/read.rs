@@ -35,13 +35,14 @@ pub async fn read_key<R: AzureReader>(
     probe_key: bool,
 ) -> Result<LiveState, Error> {
     let api = [("api-version", DATA_PLANE_API)];
+    let base = uri.base()?;
     let key_call = Call::get(
         Api::Vault,
-        reader::join(&uri.base, &format!("keys/{}", uri.key_path()), &api)?,
+        reader::join(&base, &format!("keys/{}", uri.key_path()), &api)?,
     );
     let rotation_call = Call::get(
         Api::Vault,
-        reader::join(&uri.base, &format!("keys/{}/rotationpolicy", uri.key), &api)?,
+        reader::join(&base, &format!("keys/{}/rotationpolicy", uri.key), &api)?,
     );
     let (k, rot) = tokio::join!(
         reader.send(key_call.clone()),
@@ -152,7 +153,7 @@ pub async fn read_key<R: AzureReader>(
     )
     .with_provenance(Provenance::DataPlane);
     if probe_key {
-        key.probe = Some(probe::run(reader, &uri.base, &uri.key_path()).await?);
+        key.probe = Some(probe::run(reader, &base, &uri.key_path()).await?);
     }
     state.deployment.resources.push(vault);
     state.deployment.resources.push(key);

@@ -18,8 +18,6 @@ pub struct KeyUri {
     /// The URI as findings and jsonl lines name it: `scheme://host[:port]/keys/<name>[/<version>]`,
     /// host in lower case, no trailing slash.
     pub uri: String,
-    /// The vault's data-plane base URL (`https://kv1.vault.azure.net/`).
-    pub base: Url,
     /// The vault's name (the host's first label), or `host:port` on loopback.
     pub vault: String,
     /// `host[:port]` in lower case: per-vault limits and the tenant found for a
@@ -29,9 +27,19 @@ pub struct KeyUri {
     pub key: String,
     /// Key version, when the URI names one.
     pub version: Option<String>,
+    /// https (else http on loopback).
+    pub https: bool,
 }
 
 impl KeyUri {
+    /// The vault's data-plane base URL (`https://kv1.vault.azure.net/`). Built
+    /// when needed rather than kept: a fleet's list holds every key at once.
+    pub fn base(&self) -> Result<Url, Error> {
+        let scheme = if self.https { "https" } else { "http" };
+        Url::parse(&format!("{scheme}://{}/", self.host))
+            .map_err(|e| Error::Internal(format!("vault URL of {}: {e}", self.uri)))
+    }
+
     /// `<name>` or `<name>/<version>`: the path under `keys/` for reads and the probe.
     pub fn key_path(&self) -> String {
         match &self.version {
@@ -148,16 +156,14 @@ pub fn parse(text: &str, cloud: Cloud) -> Result<KeyUri, String> {
         }
     }
     let scheme = url.scheme();
-    let base = Url::parse(&format!("{scheme}://{host_port}/"))
-        .map_err(|e| format!("does not form a vault URL ({e})"))?;
     let mut uri = format!("{scheme}://{host_port}/keys/{key}");
     if let Some(v) = version {
         uri.push('/');
         uri.push_str(v);
     }
     Ok(KeyUri {
+        https: scheme == "https",
         uri,
-        base,
         vault,
         host: host_port,
         key: key.to_string(),
@@ -188,9 +194,9 @@ pub const MAX_LIST_BYTES: u64 = 16 << 20;
 /// Most keys one run checks (also the bound on `--key-uri` repeats).
 pub const MAX_KEYS: usize = 100_000;
 
-/// Reads a `--key-uris` list (`-` for standard input): one URI per line, blank
-/// lines and `#` comments skipped. Each URI with the line it came from.
-pub fn read_list(path: &str) -> Result<Vec<(usize, String)>, Error> {
+/// Reads a `--key-uris` list (`-` for standard input), at most [`MAX_LIST_BYTES`];
+/// [`list_lines`] gives its URIs.
+pub fn read_list(path: &str) -> Result<String, Error> {
     let mut text = Vec::new();
     let read = if path == "-" {
         std::io::stdin()
@@ -211,23 +217,19 @@ pub fn read_list(path: &str) -> Result<Vec<(usize, String)>, Error> {
             ),
         });
     }
-    let text = String::from_utf8(text).map_err(|_| Error::File {
+    String::from_utf8(text).map_err(|_| Error::File {
         path: shown.into(),
         message: "is not UTF-8 text".into(),
-    })?;
-    Ok(list_lines(&text))
+    })
 }
 
-/// The URIs of a list's text: one per line; `#` starts a comment (no key URI
-/// holds one: fragments are refused).
-pub fn list_lines(text: &str) -> Vec<(usize, String)> {
-    text.lines()
-        .enumerate()
-        .filter_map(|(i, line)| {
-            let uri = line.split('#').next().unwrap_or_default().trim();
-            (!uri.is_empty()).then(|| (i + 1, uri.to_string()))
-        })
-        .collect()
+/// The URIs of a list's text with their line numbers: one per line; `#` starts
+/// a comment (no key URI holds one: fragments are refused).
+pub fn list_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines().enumerate().filter_map(|(i, line)| {
+        let uri = line.split('#').next().unwrap_or_default().trim();
+        (!uri.is_empty()).then_some((i + 1, uri))
+    })
 }
 
 /// `--shard I/N`: keep the keys whose URI hashes to `index` of `count`.
@@ -301,7 +303,7 @@ mod tests {
             k.uri,
             "https://kv-1.vault.azure.net/keys/cmek-tidb/0123456789abcdef0123456789ABCDEF"
         );
-        assert_eq!(k.base.as_str(), "https://kv-1.vault.azure.net/");
+        assert_eq!(k.base().unwrap().as_str(), "https://kv-1.vault.azure.net/");
         assert_eq!(
             (k.vault.as_str(), k.host.as_str()),
             ("kv-1", "kv-1.vault.azure.net")
@@ -315,7 +317,7 @@ mod tests {
             (l.vault.as_str(), l.host.as_str()),
             ("127.0.0.1:8080", "127.0.0.1:8080")
         );
-        assert_eq!(l.base.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(l.base().unwrap().as_str(), "http://127.0.0.1:8080/");
     }
 
     #[test]
@@ -345,10 +347,10 @@ mod tests {
     fn lists_skip_blank_lines_and_comments() {
         let text = "# customers\nhttps://a.vault.azure.net/keys/k  # acme\n\n  https://b.vault.azure.net/keys/k\n";
         assert_eq!(
-            list_lines(text),
+            list_lines(text).collect::<Vec<_>>(),
             vec![
-                (2, "https://a.vault.azure.net/keys/k".to_string()),
-                (4, "https://b.vault.azure.net/keys/k".to_string())
+                (2, "https://a.vault.azure.net/keys/k"),
+                (4, "https://b.vault.azure.net/keys/k")
             ]
         );
     }

@@ -53,18 +53,16 @@ fn fleet(dir: &std::path::Path, keys_per_vault: usize) -> Fleet {
 fn sample_peak(pid: u32) -> std::thread::JoinHandle<f64> {
     std::thread::spawn(move || {
         let mut peak_kib = 0u64;
-        loop {
-            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-                break;
-            };
-            // A process that has exited (a zombie) has no memory lines left.
-            let Some(kib) = status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            else {
-                break;
-            };
+        // A process that has exited (a zombie) has no memory lines left.
+        while let Some(kib) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        {
             peak_kib = peak_kib.max(kib);
             std::thread::sleep(Duration::from_millis(5));
         }

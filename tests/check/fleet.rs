@@ -139,6 +139,11 @@ fn keys_in_two_tenants_get_one_tenant_lookup_per_vault_and_one_token_per_tenant(
     assert_eq!(b1.count("/rotationpolicy"), 2);
 }
 
+/// How a case changes the compliant key bundle.
+type Change = Box<dyn Fn(&mut Json)>;
+/// The (rule, level) pairs a case must report.
+type Expected = BTreeSet<(String, String)>;
+
 #[test]
 fn each_data_plane_rule_passes_and_fails() {
     let Some(dir) = corpus() else { return };
@@ -146,7 +151,7 @@ fn each_data_plane_rule_passes_and_fails() {
     let v = dp_vault(&login, TENANT);
     let far_past = 1_000_000_000; // 2001
     let small_n = azure_core::base64::encode_url_safe([0xc5u8; 128]); // 1024 bits
-    let cases: Vec<(&str, Box<dyn Fn(&mut Json)>, BTreeSet<(String, String)>)> = vec![
+    let cases: Vec<(&str, Change, Expected)> = vec![
         ("ok-tidb", Box::new(|_| {}), set(&[])),
         (
             "purgeable-tidb",

@@ -293,12 +293,12 @@ fn progress_bar(total: usize, show: bool) -> indicatif::ProgressBar {
         Some(total as u64),
         indicatif::ProgressDrawTarget::stderr(),
     );
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{pos}/{len} keys checked, {msg}, {per_sec} [{elapsed}]",
-    ) {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{pos}/{len} keys checked, {msg} [{elapsed}]")
+    {
         bar.set_style(style);
     }
-    bar.set_message("0 unreachable, 0 with findings");
+    bar.set_message("0 unreachable, 0 with findings, 0 keys/s");
     bar
 }
 
@@ -374,11 +374,14 @@ pub fn run(
                     all.extend(findings);
                 }
             }
-            bar.set_message(format!(
-                "{} unreachable, {} with findings",
-                totals.unreachable, totals.findings
-            ));
             bar.inc(1);
+            let secs = bar.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!(
+                "{} unreachable, {} with findings, {:.0} keys/s",
+                totals.unreachable,
+                totals.findings,
+                totals.keys() as f64 / secs
+            ));
         },
     ));
     bar.finish_and_clear();

@@ -230,6 +230,16 @@ pub fn run_with(
 /// problems as findings of the rules they concern, then `settings.apply` (levels,
 /// `--ignore`) and a stable order.
 pub fn findings(state: &LiveState, settings: &Settings) -> Vec<Diagnostic> {
+    findings_inner(state, settings, true)
+}
+
+/// [`findings`] of one key of a fleet: the same, except that an `--ignore`
+/// matching nothing is not reported (it may match another key, or another shard).
+pub fn key_findings(state: &LiveState, settings: &Settings) -> Vec<Diagnostic> {
+    findings_inner(state, settings, false)
+}
+
+fn findings_inner(state: &LiveState, settings: &Settings, whole_run: bool) -> Vec<Diagnostic> {
     // The rules compare against the vendor principal's object ID; when the user
     // gave its application ID, Graph told us the object ID, and the rest of the
     // report is more useful about the principal that really holds the roles.
@@ -301,7 +311,11 @@ pub fn findings(state: &LiveState, settings: &Settings) -> Vec<Diagnostic> {
                 .any(|d| d.rule == e.rule && d.level == Level::Note && d.resource == e.resource)
     });
     diags.extend(extra);
-    settings.apply(&mut diags, Some(&state.deployment));
+    if whole_run {
+        settings.apply(&mut diags, Some(&state.deployment));
+    } else {
+        settings.apply_to_part(&mut diags, Some(&state.deployment));
+    }
     report::sort(&mut diags, &Sources::new());
     diags.dedup();
     diags

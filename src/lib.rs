@@ -5,6 +5,7 @@
 //! - render:   params -> templates/*.hbs -> ARM JSON -> self-check -> files
 //! - validate: file -> arm::json -> arm::schema -> arm::expand -> model -> rules -> report
 //! - check:    azure -> model -> rules -> report
+//! - check --key-uri: key URIs -> data plane per tenant -> model per key -> rules -> report / jsonl
 //! - preflight: azure context -> validate pipeline -> azure reads -> PRE rules -> report
 
 pub mod arm;
@@ -13,6 +14,7 @@ pub mod check;
 pub mod diag;
 pub mod docs;
 pub mod error;
+pub mod fleet;
 pub mod model;
 pub mod params;
 pub mod preflight;

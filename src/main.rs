@@ -183,25 +183,46 @@ struct ExplainArgs {
     rule: String,
 }
 
-/// `cmek-arm check` flags (CLI.md).
+/// `cmek-arm check` flags (CLI.md): one vault and key through ARM, or (the
+/// vendor's side) any number of key URIs through the data plane.
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("fleet").args(["key_uri", "key_uris"]).multiple(true)))]
 struct CheckArgs {
     /// Subscription ID of the vault.
-    #[arg(long, value_name = "GUID")]
-    subscription: String,
+    #[arg(long, value_name = "GUID", required_unless_present = "fleet")]
+    subscription: Option<String>,
     /// Resource group of the vault (and of --from-deployment).
-    #[arg(long, value_name = "NAME")]
-    resource_group: String,
+    #[arg(long, value_name = "NAME", required_unless_present = "fleet")]
+    resource_group: Option<String>,
     /// Key Vault name.
-    #[arg(long, value_name = "NAME", required_unless_present = "from_deployment")]
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["from_deployment", "fleet"])]
     vault: Option<String>,
     /// Key name.
-    #[arg(long, value_name = "NAME", required_unless_present = "from_deployment")]
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["from_deployment", "fleet"])]
     key: Option<String>,
     /// Take vault and key names from the outputs of this ARM deployment.
     #[arg(long, value_name = "NAME")]
     from_deployment: Option<String>,
-    /// The tenant the vault must trust (CMK016) [default: the subscription's tenant].
+    /// Check this key through the Key Vault data plane only, as the vendor sees it: https://<vault>.vault.azure.net/keys/<name>[/<version>] (repeatable).
+    #[arg(
+        long,
+        value_name = "URI",
+        conflicts_with_all = FLEET_CONFLICTS,
+    )]
+    key_uri: Vec<String>,
+    /// As --key-uri, for every URI in FILE (one per line, '#' comments; '-' for standard input).
+    #[arg(long, value_name = "FILE", conflicts_with_all = FLEET_CONFLICTS)]
+    key_uris: Option<String>,
+    /// With --key-uri/--key-uris: keys checked at once.
+    #[arg(long, value_name = "N", requires = "fleet", default_value_t = cmek_arm::fleet::DEFAULT_CONCURRENCY.to_string())]
+    concurrency: String,
+    /// With --key-uri/--key-uris: check only the keys whose URI hashes to shard I (from 0) of N, so N machines split a fleet and their outputs concatenate.
+    #[arg(long, value_name = "I/N", requires = "fleet")]
+    shard: Option<String>,
+    /// With --key-uri/--key-uris: do not wrap and unwrap with each key (CMK017 is then not decided).
+    #[arg(long, requires = "fleet", conflicts_with = "probe")]
+    no_probe: bool,
+    /// The tenant the vault must trust (CMK016) [default: the subscription's tenant]; with --key-uri/--key-uris: the keys' tenant, instead of the one Key Vault's 401 challenge names.
     #[arg(long, value_name = "GUID")]
     tenant_id: Option<String>,
     #[command(flatten)]
@@ -209,13 +230,13 @@ struct CheckArgs {
     /// Print what was read (the model the rules see) as JSON instead of the report.
     #[arg(long)]
     show_state: bool,
-    /// Also wrap and unwrap 32 random bytes with the key (data plane).
+    /// Also wrap and unwrap 32 random bytes with the key (data plane; on by default with --key-uri/--key-uris).
     #[arg(long)]
     probe: bool,
     /// Per-request timeout in seconds, from sending the request to the last byte of the answer.
     #[arg(long, value_name = "SECONDS", default_value = "30")]
     timeout: String,
-    /// Overall deadline for the whole check in seconds, retries and their waits included; past it, check stops with exit 3 naming the call it was waiting for [default: four times --timeout, at least 60].
+    /// Overall deadline for the whole check in seconds (with --key-uri/--key-uris: for each key), retries and their waits included; past it, check stops with exit 3 naming the call it was waiting for [default: four times --timeout, at least 60].
     #[arg(long, value_name = "SECONDS")]
     deadline: Option<String>,
     /// Cloud: public, usgov or china.
@@ -230,11 +251,36 @@ struct CheckArgs {
     /// Microsoft Graph endpoint (http only on loopback).
     #[arg(long, value_name = "URL")]
     graph_endpoint: Option<String>,
-    /// Credential source: default (environment, then Azure CLI, then managed identity), env, cli, managed-identity.
+    /// Credential source: default (environment, then Azure CLI, then managed identity), env, cli, managed-identity. With --key-uri/--key-uris only the environment's application credential (AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE) can get a token in each customer's tenant.
     #[arg(long, value_name = "SOURCE", default_value = "default")]
     auth: String,
-    #[command(flatten)]
-    report: ReportArgs,
+    /// Output format: text, json, sarif, junit, github, or (with --key-uri/--key-uris) jsonl: one line per key as it finishes.
+    #[arg(long, default_value = "text", value_parser = parse_check_format)]
+    format: cmek_arm::fleet::FleetFormat,
+    /// Lowest level that makes the exit code 1: error or warning.
+    #[arg(long, default_value = "error", value_parser = parse_fail_on)]
+    fail_on: cmek_arm::diag::Level,
+}
+
+/// What the data-plane view cannot use: ARM's names and endpoints, and the
+/// rule inputs only ARM's view can decide.
+const FLEET_CONFLICTS: [&str; 12] = [
+    "subscription",
+    "resource_group",
+    "vault",
+    "key",
+    "from_deployment",
+    "arm_endpoint",
+    "vault_endpoint",
+    "graph_endpoint",
+    "show_state",
+    "region",
+    "sp_object_id",
+    "officer_object_id",
+];
+
+fn parse_check_format(s: &str) -> Result<cmek_arm::fleet::FleetFormat, String> {
+    s.parse()
 }
 
 impl CheckArgs {
@@ -243,8 +289,8 @@ impl CheckArgs {
         use cmek_arm::azure::reader::Target;
         Ok(cmek_arm::check::CheckOptions {
             target: Target {
-                subscription: self.subscription.clone(),
-                resource_group: self.resource_group.clone(),
+                subscription: self.subscription.clone().unwrap_or_default(),
+                resource_group: self.resource_group.clone().unwrap_or_default(),
                 vault: self.vault.clone(),
                 key: self.key.clone(),
                 from_deployment: self.from_deployment.clone(),
@@ -264,12 +310,67 @@ impl CheckArgs {
                 .transpose()?,
         })
     }
+
+    /// The vendor's fleet run, when key URIs were given.
+    fn fleet(
+        &self,
+        settings: &rules::Settings,
+    ) -> Result<Option<cmek_arm::fleet::FleetOptions>, cmek_arm::Error> {
+        if self.key_uri.is_empty() && self.key_uris.is_none() {
+            return Ok(None);
+        }
+        use cmek_arm::azure::credentials::AuthMode;
+        let auth: AuthMode = self.auth.parse()?;
+        if !matches!(auth, AuthMode::Default | AuthMode::Env) {
+            return Err(cmek_arm::Error::InvalidInput {
+                flag: "--auth".into(),
+                value: self.auth.clone(),
+                rule: "with --key-uri/--key-uris only env (or default) works: the vendor's \
+                       application gets a token in each customer's tenant from \
+                       AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE"
+                    .into(),
+            });
+        }
+        Ok(Some(cmek_arm::fleet::FleetOptions {
+            key_uris: self.key_uri.clone(),
+            key_uris_file: self.key_uris.clone(),
+            cloud: self.cloud.parse()?,
+            tenant_id: settings.tenant_id.clone(),
+            probe: !self.no_probe,
+            concurrency: cmek_arm::fleet::parse_concurrency(&self.concurrency)?,
+            shard: self
+                .shard
+                .as_deref()
+                .map(cmek_arm::azure::dataplane::uri::Shard::parse)
+                .transpose()?,
+            timeout: cmek_arm::check::parse_timeout(&self.timeout)?,
+            deadline: self
+                .deadline
+                .as_deref()
+                .map(cmek_arm::check::parse_deadline)
+                .transpose()?,
+            format: self.format,
+            fail_on: self.fail_on,
+        }))
+    }
 }
 
 /// Runs `check`: read, rules, report; exit 0/1 per `--fail-on`, 3 when the read
 /// could not finish. Every flag is checked before the first request.
 fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     let settings = rules::Settings::from_flags(&args.rules.flags(args.tenant_id.clone()))?;
+    if let Some(fleet) = args.fleet(&settings)? {
+        return Ok(cmek_arm::fleet::run_command(&fleet, &settings)?);
+    }
+    let cmek_arm::fleet::FleetFormat::Report(format) = args.format else {
+        return Err(cmek_arm::Error::InvalidInput {
+            flag: "--format".into(),
+            value: "jsonl".into(),
+            rule: "one line per key is for --key-uri/--key-uris; use json for one vault and key"
+                .into(),
+        }
+        .into());
+    };
     let opts = args.options()?;
     opts.validate()?;
     let state = cmek_arm::check::run(&opts)?;
@@ -285,11 +386,11 @@ fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     cmek_arm::report::write(
         &findings,
         &cmek_arm::check::sources(&state),
-        args.report.format,
+        format,
         cmek_arm::report::use_color(),
         &mut out,
     )?;
-    Ok(cmek_arm::report::exit_code(&findings, args.report.fail_on))
+    Ok(cmek_arm::report::exit_code(&findings, args.fail_on))
 }
 
 /// `cmek-arm preflight` flags (CLI.md).

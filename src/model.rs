@@ -51,6 +51,34 @@ impl Kind {
     }
 }
 
+/// Which source filled a model item. Each source sees only part of what the rules
+/// read (a template has no recovery level, the data plane no role assignments),
+/// so a rule is reported only for items whose source can decide it
+/// ([`crate::rules::Rule::decides`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provenance {
+    /// An expanded template (`validate`, `preflight`).
+    Template,
+    /// Azure Resource Manager, read with the customer's identity (`check --vault --key`).
+    Arm,
+    /// The key's Key Vault data plane, read with the vendor's identity (`check --key-uri`).
+    DataPlane,
+}
+
+impl Provenance {
+    /// Every source, in the order `cmek-arm rules` lists them.
+    pub const ALL: [Provenance; 3] = [Provenance::Template, Provenance::Arm, Provenance::DataPlane];
+
+    /// As printed by `cmek-arm rules`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provenance::Template => "template",
+            Provenance::Arm => "arm",
+            Provenance::DataPlane => "data-plane",
+        }
+    }
+}
+
 /// What a role assignment's scope resolves to. Names may be symbolic (see
 /// [`crate::value::Text`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,6 +286,8 @@ pub struct Resource {
     /// Template resources: the symbolic name or copy loop with the copy index
     /// (`keyVault_roleAssignments[0]`), naming it where its name is unknown.
     pub handle: Option<String>,
+    /// Which source filled it.
+    pub provenance: Provenance,
     /// Template resources: property path (lower case, `/`-joined) -> source.
     sources: Arc<HashMap<String, PropSource>>,
 }
@@ -306,8 +336,9 @@ impl<T> Prop<T> {
 }
 
 impl Resource {
-    /// A resource from its parts (no template source map). A role assignment's scope
-    /// is resolved from `properties.scope`, as ARM GET responses carry it.
+    /// A resource from its parts (no template source map), read from ARM (see
+    /// [`Resource::with_provenance`]). A role assignment's scope is resolved
+    /// from `properties.scope`, as ARM GET responses carry it.
     pub fn new(kind: Kind, name: Value, id: Value, body: Value, origin: Location) -> Resource {
         let scope = (kind == Kind::RoleAssignment).then(|| {
             match body.path(&["properties", "scope"]).and_then(Value::as_str) {
@@ -326,8 +357,37 @@ impl Resource {
             suppressions: Vec::new(),
             deployed_if: None,
             handle: None,
+            provenance: Provenance::Arm,
             sources: Arc::default(),
         }
+    }
+
+    /// The same resource, recorded as filled by `provenance`.
+    #[must_use]
+    pub fn with_provenance(mut self, provenance: Provenance) -> Resource {
+        self.provenance = provenance;
+        self
+    }
+
+    /// Records that the property at `path` was not read but follows from
+    /// something else (the data plane's purge protection from the key's recovery
+    /// level): findings at it carry `why` as a label.
+    #[must_use]
+    pub fn derived(mut self, path: &[&str], why: impl Into<String>) -> Resource {
+        let key = path.join("/").to_ascii_lowercase();
+        let label = Label {
+            location: self.origin.clone(),
+            message: why.into(),
+        };
+        Arc::make_mut(&mut self.sources).insert(
+            key.clone(),
+            PropSource {
+                location: self.origin.clone(),
+                raw: None,
+                labels: vec![(key, label)],
+            },
+        );
+        self
     }
 
     /// A live resource from an ARM GET response body (`id`, `name`, `properties`, ...).
@@ -972,6 +1032,7 @@ pub fn from_expansion_with(
             suppressions: Vec::new(),
             deployed_if: None,
             handle: er.handle.clone(),
+            provenance: Provenance::Template,
             sources,
         };
         if kind == Kind::RoleAssignment {
@@ -1415,6 +1476,7 @@ pub(crate) mod testing {
             suppressions: Vec::new(),
             deployed_if: None,
             handle: None,
+            provenance: Provenance::Template,
             sources: Arc::default(),
         };
         if kind == Kind::RoleAssignment {

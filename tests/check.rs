@@ -7,6 +7,7 @@
 mod check {
     pub mod cli;
     pub mod fake;
+    mod fleet;
     mod hostile;
     mod parsing;
     mod preflight;

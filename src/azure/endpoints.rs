@@ -70,6 +70,8 @@ impl Cloud {
 /// Where each API lives, and which token audience (scope) each needs.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
+    /// The cloud these endpoints belong to.
+    pub cloud: Cloud,
     /// Azure Resource Manager base URL.
     pub arm: Url,
     /// Microsoft Entra login host (the authority) of the cloud.
@@ -108,6 +110,7 @@ impl Endpoints {
         let graph_scope = format!("{}.default", graph_default);
         let vault_scope = format!("https://{}/.default", p.vault_suffix);
         Ok(Endpoints {
+            cloud,
             arm: match arm {
                 Some(s) => checked_url("--arm-endpoint", s)?,
                 None => arm_default,

@@ -105,11 +105,53 @@ pub struct HttpReader {
     tokens: Mutex<HashMap<Api, Secret>>,
 }
 
-/// When a run must be over, and how long that was (for messages).
+/// When a run (or, for a fleet, one key's check) must be over, and how long
+/// that was (for messages).
 #[derive(Debug, Clone, Copy)]
-struct Deadline {
-    at: Instant,
-    total: Duration,
+pub(crate) struct Deadline {
+    /// The instant it passes.
+    pub(crate) at: Instant,
+    /// Its length, for messages.
+    pub(crate) total: Duration,
+    /// Whose deadline it is, for messages ("check's overall deadline").
+    pub(crate) whose: &'static str,
+}
+
+impl Deadline {
+    /// A deadline `total` from now.
+    pub(crate) fn after(total: Duration, whose: &'static str) -> Self {
+        Deadline {
+            at: Instant::now() + total,
+            total,
+            whose,
+        }
+    }
+
+    /// How long the next wait may take: `wanted`, or less when the deadline comes
+    /// first (`true` then). `None` when the deadline has passed.
+    pub(crate) fn budget(deadline: Option<Deadline>, wanted: Duration) -> Option<(Duration, bool)> {
+        let Some(d) = deadline else {
+            return Some((wanted, false));
+        };
+        let left = d.at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            None
+        } else if left < wanted {
+            Some((left, true))
+        } else {
+            Some((wanted, false))
+        }
+    }
+
+    /// The error for a call that `deadline` ended while it waited `during`.
+    pub(crate) fn error(deadline: Option<Deadline>, call: String, during: String) -> CallError {
+        CallError::Deadline {
+            call,
+            seconds: deadline.map_or(0.0, |d| d.total.as_secs_f64()),
+            whose: deadline.map_or("check's overall deadline", |d| d.whose),
+            during,
+        }
+    }
 }
 
 impl fmt::Debug for HttpReader {
@@ -163,6 +205,25 @@ impl BoundedClient {
             .pool_max_idle_per_host(0)
             // A 3xx reaches the caller as it is: azure_core's default follows ten,
             // to any origin, and repeats a token request's POST body on 307/308.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| {
+                crate::error::Error::Internal(format!(
+                    "cannot build the HTTP client: {}",
+                    error_chain(&e)
+                ))
+            })?;
+        Ok(BoundedClient { inner, max_body })
+    }
+
+    /// As [`BoundedClient::new`], keeping up to `idle_per_host` idle connections
+    /// per host for 20 s: a fleet run makes several requests in a row to each
+    /// vault, and over TLS a new connection costs round trips of its own. A
+    /// connection that hangs is still cut by the per-request timeout.
+    pub fn pooled(max_body: usize, idle_per_host: usize) -> Result<Self, crate::error::Error> {
+        let inner = reqwest::Client::builder()
+            .pool_max_idle_per_host(idle_per_host)
+            .pool_idle_timeout(Duration::from_secs(20))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| {
@@ -263,10 +324,7 @@ impl HttpReader {
     /// call fails with [`CallError::Deadline`] instead of being sent or waited for.
     #[must_use]
     pub fn with_deadline(mut self, total: Duration) -> Self {
-        self.deadline = Some(Deadline {
-            at: Instant::now() + total,
-            total,
-        });
+        self.deadline = Some(Deadline::after(total, "check's overall deadline"));
         self
     }
 
@@ -286,24 +344,19 @@ impl HttpReader {
     /// How long the next wait may take: `wanted`, or less when the deadline comes
     /// first (`true` then). `None` when the deadline has passed.
     fn budget(&self, wanted: Duration) -> Option<(Duration, bool)> {
-        let Some(d) = self.deadline else {
-            return Some((wanted, false));
-        };
-        let left = d.at.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            None
-        } else if left < wanted {
-            Some((left, true))
-        } else {
-            Some((wanted, false))
-        }
+        Deadline::budget(self.deadline, wanted)
     }
 
     fn deadline_error(&self, call: String, during: String) -> CallError {
-        CallError::Deadline {
-            call,
-            seconds: self.deadline.map_or(0.0, |d| d.total.as_secs_f64()),
-            during,
+        Deadline::error(self.deadline, call, during)
+    }
+
+    fn sender(&self) -> Sender<'_> {
+        Sender {
+            http: self.http.as_ref(),
+            timeout: self.timeout,
+            max_body: self.max_body,
+            deadline: self.deadline,
         }
     }
 
@@ -362,18 +415,49 @@ impl HttpReader {
         Ok(super::preflight::caller_from_jwt(token.secret()))
     }
 
-    /// One request and its whole body, within `--timeout` and the deadline.
     async fn attempt(&self, call: &Call, token: &Secret) -> Result<(Reply, Headers), CallError> {
+        self.sender().attempt(call, Some(token)).await
+    }
+}
+
+/// Sends one request and reads its whole body, within a per-request timeout,
+/// a body cap and an optional deadline: the one place where bytes come in, for
+/// [`HttpReader`] and for the data plane's per-key readers alike.
+pub(crate) struct Sender<'a> {
+    /// The client (no redirects, capped bodies).
+    pub(crate) http: &'a dyn HttpClient,
+    /// Per request, headers and the whole body.
+    pub(crate) timeout: Duration,
+    /// Largest body accepted.
+    pub(crate) max_body: usize,
+    /// Ends every wait, if set.
+    pub(crate) deadline: Option<Deadline>,
+}
+
+impl Sender<'_> {
+    /// One request and its whole body, within `--timeout` and the deadline.
+    pub(crate) async fn attempt(
+        &self,
+        call: &Call,
+        token: Option<&Secret>,
+    ) -> Result<(Reply, Headers), CallError> {
         let host = host_of(&call.url);
-        let Some((budget, by_deadline)) = self.budget(self.timeout) else {
-            return Err(self.deadline_error(call.describe(), format!("to call {host}")));
+        let Some((budget, by_deadline)) = Deadline::budget(self.deadline, self.timeout) else {
+            return Err(Deadline::error(
+                self.deadline,
+                call.describe(),
+                format!("to call {host}"),
+            ));
         };
         let method = match call.method {
             Method::Get => azure_core::Method::Get,
             Method::Post => azure_core::Method::Post,
         };
         let mut req = Request::new(call.url.clone(), method);
-        req.insert_header("authorization", format!("Bearer {}", token.secret()));
+        // Without a token: Key Vault's 401 challenge names the vault's tenant.
+        if let Some(token) = token {
+            req.insert_header("authorization", format!("Bearer {}", token.secret()));
+        }
         req.insert_header("accept", "application/json");
         if let Some(body) = &call.body {
             req.insert_header("content-type", "application/json");
@@ -456,7 +540,7 @@ impl HttpReader {
                             "for {host} to finish its answer ({n} bytes of the body received)"
                         ),
                     };
-                    Err(self.deadline_error(call.describe(), during))
+                    Err(Deadline::error(self.deadline, call.describe(), during))
                 } else {
                     Err(CallError::Timeout {
                         host,
@@ -489,7 +573,7 @@ fn content_length(headers: &Headers) -> Option<u64> {
         .ok()
 }
 
-fn host_of(url: &url::Url) -> String {
+pub(crate) fn host_of(url: &url::Url) -> String {
     match (url.host_str(), url.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_string(),
@@ -498,7 +582,7 @@ fn host_of(url: &url::Url) -> String {
 }
 
 /// `Retry-After` as seconds or an HTTP date; also the `retry-after-ms` variants.
-fn retry_after(headers: &Headers) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &Headers) -> Option<Duration> {
     for name in ["retry-after-ms", "x-ms-retry-after-ms"] {
         if let Some(v) = headers.get_optional_str(&HeaderName::from_static(name)) {
             if let Ok(ms) = v.trim().parse::<u64>() {
@@ -517,7 +601,7 @@ fn retry_after(headers: &Headers) -> Option<Duration> {
     Some(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
 }
 
-fn retryable(status: u16) -> bool {
+pub(crate) fn retryable(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
@@ -528,44 +612,64 @@ impl AzureReader for HttpReader {
 
     async fn send(&self, call: Call) -> Result<Reply, CallError> {
         let token = self.token(call.api).await?;
-        let start = Instant::now();
-        let mut retry = 0;
-        let mut network_retries = 0;
-        loop {
-            let result = self.attempt(&call, &token).await;
-            let wait = match &result {
-                Ok((reply, headers)) if retryable(reply.status) => Some(retry_after(headers)),
-                // A connection reset is worth one more try, not five (a host that
-                // refuses connections should fail fast); a timeout is not retried
-                // at all (the user chose it, and retrying would multiply it).
-                Err(CallError::Network { .. }) if network_retries == 0 => {
-                    network_retries += 1;
-                    Some(None)
-                }
-                _ => None,
-            };
-            let done = wait.is_none()
-                || retry >= self.retry.max_retries
-                || start.elapsed() >= self.retry.max_total;
-            if done {
-                return result.map(|(reply, _)| reply);
+        with_retries(&self.retry, self.deadline, &call, || {
+            self.attempt(&call, &token)
+        })
+        .await
+        .map(|(reply, _)| reply)
+    }
+}
+
+/// Sends `call` through `attempt` until it is not throttled (429), failing
+/// (5xx) or reset, within `retry`'s bounds and `deadline`: the answer with its
+/// headers, or why there is none.
+pub(crate) async fn with_retries<F, Fut>(
+    retry: &RetryPolicy,
+    deadline: Option<Deadline>,
+    call: &Call,
+    mut attempt: F,
+) -> Result<(Reply, Headers), CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(Reply, Headers), CallError>>,
+{
+    let start = Instant::now();
+    let mut n = 0;
+    let mut network_retries = 0;
+    loop {
+        let result = attempt().await;
+        let wait = match &result {
+            Ok((reply, headers)) if retryable(reply.status) => Some(retry_after(headers)),
+            // A connection reset is worth one more try, not five (a host that
+            // refuses connections should fail fast); a timeout is not retried
+            // at all (the user chose it, and retrying would multiply it).
+            Err(CallError::Network { .. }) if network_retries == 0 => {
+                network_retries += 1;
+                Some(None)
             }
-            retry += 1;
-            let delay = self.retry.delay(retry, wait.flatten());
-            let left = self.retry.max_total.saturating_sub(start.elapsed());
-            let delay = delay.min(left);
-            // A retry that could only start after the deadline is not waited for.
-            match self.budget(delay) {
-                Some((d, false)) => tokio::time::sleep(d).await,
-                _ => {
-                    let last = match &result {
-                        Ok((reply, _)) => format!("HTTP {}", reply.status),
-                        Err(e) => e.to_string(),
-                    };
-                    return Err(
-                        self.deadline_error(call.describe(), format!("to retry after {last}"))
-                    );
-                }
+            _ => None,
+        };
+        let done = wait.is_none() || n >= retry.max_retries || start.elapsed() >= retry.max_total;
+        if done {
+            return result;
+        }
+        n += 1;
+        let delay = retry.delay(n, wait.flatten());
+        let left = retry.max_total.saturating_sub(start.elapsed());
+        let delay = delay.min(left);
+        // A retry that could only start after the deadline is not waited for.
+        match Deadline::budget(deadline, delay) {
+            Some((d, false)) => tokio::time::sleep(d).await,
+            _ => {
+                let last = match &result {
+                    Ok((reply, _)) => format!("HTTP {}", reply.status),
+                    Err(e) => e.to_string(),
+                };
+                return Err(Deadline::error(
+                    deadline,
+                    call.describe(),
+                    format!("to retry after {last}"),
+                ));
             }
         }
     }

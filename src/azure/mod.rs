@@ -8,8 +8,10 @@
 //! - [`reader`]: what `check` reads (vault, key, role assignments, Graph, ...).
 //! - [`probe`]: the data-plane wrap/unwrap round trip.
 //! - [`preflight`]: what `preflight` reads before a deployment (never writes).
+//! - [`dataplane`]: the vendor's view: keys by URI, one token per customer tenant.
 
 pub mod credentials;
+pub mod dataplane;
 pub mod endpoints;
 pub mod http;
 pub mod preflight;
@@ -245,12 +247,14 @@ pub enum CallError {
         /// `seen` is the announced `Content-Length` (nothing was read).
         announced: bool,
     },
-    /// The overall deadline of the run (`--deadline`) passed.
+    /// The deadline (`--deadline`: of the run, or of one key in a fleet) passed.
     Deadline {
         /// The call ([`Call::describe`]), or the token request.
         call: String,
         /// The deadline in seconds.
         seconds: f64,
+        /// Whose deadline: "check's overall deadline", "this key's deadline".
+        whose: &'static str,
         /// What the call was waiting for, e.g. "for 127.0.0.1:8080 to answer".
         during: String,
     },
@@ -343,11 +347,12 @@ impl fmt::Display for CallError {
             CallError::Deadline {
                 call,
                 seconds,
+                whose,
                 during,
             } => write!(
                 f,
-                "{call}: check's overall deadline of {seconds} s (--deadline) passed while \
-                 waiting {during}; try again later or raise --deadline"
+                "{call}: {whose} of {seconds} s (--deadline) passed while waiting {during}; \
+                 try again later or raise --deadline"
             ),
         }
     }

@@ -716,7 +716,7 @@ pub async fn read<R: AzureReader>(
     Ok(state)
 }
 
-fn unknown_policy_reason(state: &LiveState) -> Option<String> {
+pub(crate) fn unknown_policy_reason(state: &LiveState) -> Option<String> {
     state.problems.iter().find_map(|p| match &p.kind {
         ProblemKind::Unknown { rule } if rule == "CMK009" => Some(p.message.clone()),
         _ => None,
@@ -724,7 +724,7 @@ fn unknown_policy_reason(state: &LiveState) -> Option<String> {
 }
 
 /// The key's rotation policy from the data plane, as ARM shapes it.
-fn rotation_policy(
+pub(crate) fn rotation_policy(
     vault: &str,
     key: &str,
     key_id: &str,

@@ -15,22 +15,7 @@ pub fn to_value(report: &Report<'_>) -> Value {
     let findings: Vec<Value> = report
         .diagnostics
         .iter()
-        .map(|d| {
-            let mut f = Map::new();
-            f.insert("rule".into(), json!(d.rule));
-            f.insert("name".into(), json!(rule_name(d.rule)));
-            f.insert("level".into(), json!(d.level.as_str()));
-            f.insert("message".into(), json!(d.message));
-            let resource = d.resource.as_deref().or_else(|| azure_id(&d.location));
-            f.insert("resource".into(), json!(resource));
-            if let Some(pos) = positions.of(&d.location) {
-                f.insert("file".into(), json!(pos.file));
-                f.insert("pointer".into(), json!(pos.pointer));
-                f.insert("line".into(), json!(pos.line));
-                f.insert("column".into(), json!(pos.column));
-            }
-            Value::Object(f)
-        })
+        .map(|d| finding(d, &positions))
         .collect();
     let s = Summary::of(report.diagnostics);
     json!({
@@ -39,6 +24,24 @@ pub fn to_value(report: &Report<'_>) -> Value {
         "findings": findings,
         "summary": {"error": s.error, "warning": s.warning, "note": s.note},
     })
+}
+
+/// One finding as the report's `findings` hold it (also a jsonl line's).
+pub fn finding(d: &crate::diag::Diagnostic, positions: &Positions<'_>) -> Value {
+    let mut f = Map::new();
+    f.insert("rule".into(), json!(d.rule));
+    f.insert("name".into(), json!(rule_name(d.rule)));
+    f.insert("level".into(), json!(d.level.as_str()));
+    f.insert("message".into(), json!(d.message));
+    let resource = d.resource.as_deref().or_else(|| azure_id(&d.location));
+    f.insert("resource".into(), json!(resource));
+    if let Some(pos) = positions.of(&d.location) {
+        f.insert("file".into(), json!(pos.file));
+        f.insert("pointer".into(), json!(pos.pointer));
+        f.insert("line".into(), json!(pos.line));
+        f.insert("column".into(), json!(pos.column));
+    }
+    Value::Object(f)
 }
 
 impl Emitter for Json {

@@ -7,7 +7,7 @@
 //! compare a template's model with what Azure holds before it is deployed.
 
 use crate::diag::{Diagnostic, Level};
-use crate::model::Deployment;
+use crate::model::{Deployment, Provenance};
 
 pub mod settings;
 pub use settings::{Flags, Profile, Settings};
@@ -123,7 +123,44 @@ pub struct Rule {
     pub check: Check,
 }
 
+/// The rules the key's data plane can decide (`check --key-uri`): the vendor
+/// reads the key bundle (type, size, operations, attributes, recovery level),
+/// its rotation policy and wraps/unwraps with it, but sees no vault properties
+/// (region, RBAC model, network, tenant) and no role assignments. Purge
+/// protection and soft delete (CMK001, CMK002) follow from the key's
+/// `recoveryLevel` and `recoverableDays`.
+const DATA_PLANE: &[&str] = &[
+    "CMK001", "CMK002", "CMK005", "CMK006", "CMK007", "CMK008", "CMK009", "CMK014", "CMK017",
+    "CMK018", "CMK019",
+];
+
 impl Rule {
+    /// Whether items filled by `source` hold what this rule needs: its findings on
+    /// items of other sources are not reported (a guess would be wrong either way).
+    pub fn decides(&self, source: Provenance) -> bool {
+        match source {
+            Provenance::Template => matches!(
+                self.applies,
+                Applies::Template | Applies::Both | Applies::Preflight
+            ),
+            Provenance::Arm => matches!(
+                self.applies,
+                Applies::Live | Applies::Both | Applies::Preflight
+            ),
+            Provenance::DataPlane => DATA_PLANE.contains(&self.id),
+        }
+    }
+
+    /// The sources that can decide this rule, as `cmek-arm rules` prints them.
+    pub fn sources(&self) -> String {
+        let names: Vec<&str> = Provenance::ALL
+            .into_iter()
+            .filter(|p| self.decides(*p))
+            .map(Provenance::as_str)
+            .collect();
+        names.join(", ")
+    }
+
     /// The rule's documentation (its file's `//!` comment).
     pub fn doc(&self) -> &'static str {
         RULE_DOCS
@@ -412,11 +449,43 @@ fn check_one(deployment: &Deployment, settings: &Settings) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for rule in RULES {
         if let Check::Model(check) = rule.check {
+            let from = out.len();
             check(deployment, settings, &mut out);
+            keep_decidable(deployment, rule, &mut out, from);
         }
     }
     soften_conditional(deployment, &mut out);
     out
+}
+
+/// Drops the findings (from `from` on) that `rule` made about items whose
+/// source cannot decide it: on the data plane's view, CMK003 would otherwise
+/// report a vault "without" RBAC that the vendor simply cannot see.
+fn keep_decidable(deployment: &Deployment, rule: &Rule, out: &mut Vec<Diagnostic>, from: usize) {
+    if Provenance::ALL.into_iter().all(|p| rule.decides(p)) {
+        return;
+    }
+    let source_of = |display: &str| {
+        deployment
+            .resources
+            .iter()
+            .chain(&deployment.existing)
+            .find(|r| r.display() == display)
+            .map(|r| r.provenance)
+    };
+    let mut i = from;
+    while i < out.len() {
+        let undecidable = out
+            .get(i)
+            .and_then(|d| d.resource.as_deref())
+            .and_then(source_of)
+            .is_some_and(|p| !rule.decides(p));
+        if undecidable {
+            out.remove(i);
+        } else {
+            i += 1;
+        }
+    }
 }
 
 /// Merges the findings of the runs over every variant of a deployment: a finding
@@ -511,8 +580,8 @@ fn soften_conditional(deployment: &Deployment, out: &mut [Diagnostic]) {
     }
 }
 
-/// `cmek-arm rules`: one line per rule (ID, name, level, where it applies), with a
-/// profile's change shown next to the catalogue's default.
+/// `cmek-arm rules`: one line per rule (ID, name, level, where it applies, which
+/// sources can decide it), with a profile's change shown next to the catalogue's default.
 pub fn catalogue(profile: &Profile) -> String {
     let mut text = String::new();
     for r in RULES {
@@ -522,11 +591,12 @@ pub fn catalogue(profile: &Profile) -> String {
             None => ("off".to_string(), format!("  (default {})", r.level)),
         };
         let line = format!(
-            "{:<8} {:<28} {:<8} {:<15}{note}",
+            "{:<8} {:<28} {:<8} {:<15} {:<26}{note}",
             r.id,
             r.name,
             level,
-            r.applies.as_str()
+            r.applies.as_str(),
+            r.sources()
         );
         text.push_str(line.trim_end());
         text.push('\n');
@@ -577,6 +647,30 @@ mod tests {
             "cannot be decided: Key Vault 'kv-maybe' does not enable purge protection if it is deployed (its condition is unknown: parameter 'deploy' has no value)"
         );
         assert_eq!(cmk001[1].level, Level::Error);
+    }
+
+    #[test]
+    fn data_plane_items_get_only_the_rules_the_data_plane_decides() {
+        use crate::model::{testing, Kind, Provenance};
+        let vault = testing::res(
+            Kind::Vault,
+            0,
+            serde_json::json!({"name": "kv", "properties":
+            {"enablePurgeProtection": false}}),
+        )
+        .with_provenance(Provenance::DataPlane);
+        let diags = check_model(&testing::dep(vec![vault.clone()]), &Settings::default());
+        let rules: Vec<&str> = diags.iter().map(|d| d.rule).collect();
+        // CMK001 is decided from the recovery level; RBAC, region, network and
+        // tenant are not visible from the data plane.
+        assert_eq!(rules, vec!["CMK001"], "{diags:?}");
+        let from_arm = vault.with_provenance(Provenance::Arm);
+        let diags = check_model(&testing::dep(vec![from_arm]), &Settings::default());
+        assert!(diags.iter().any(|d| d.rule == "CMK003"), "{diags:?}");
+        for id in DATA_PLANE {
+            let rule = find(id).unwrap();
+            assert!(rule.decides(Provenance::Arm), "{id} is live too");
+        }
     }
 
     #[test]

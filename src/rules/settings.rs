@@ -312,6 +312,22 @@ impl Settings {
     /// change. Call it once, on all findings (template and CMEK rules together), so
     /// a suppression that matches nothing can be reported (CMK018).
     pub fn apply(&self, diags: &mut Vec<Diagnostic>, deployment: Option<&Deployment>) {
+        self.apply_inner(diags, deployment, true);
+    }
+
+    /// [`Settings::apply`] for one part of a run whose parts are reported as they
+    /// finish (a fleet's keys): an `--ignore` that matches nothing in this part
+    /// may match in another (or in another shard), so it is not reported here.
+    pub fn apply_to_part(&self, diags: &mut Vec<Diagnostic>, deployment: Option<&Deployment>) {
+        self.apply_inner(diags, deployment, false);
+    }
+
+    fn apply_inner(
+        &self,
+        diags: &mut Vec<Diagnostic>,
+        deployment: Option<&Deployment>,
+        unused_ignores: bool,
+    ) {
         let mut unused: Vec<Diagnostic> = Vec::new();
         if let Some(dep) = deployment {
             let mut used: HashSet<(String, &'static str)> = HashSet::new();
@@ -381,7 +397,7 @@ impl Settings {
         for id in &self.ignore {
             let before = diags.len();
             diags.retain(|d| d.rule != *id);
-            if diags.len() == before && *id != UNUSED_SUPPRESSION {
+            if unused_ignores && diags.len() == before && *id != UNUSED_SUPPRESSION {
                 unused.push(Diagnostic::new(
                     UNUSED_SUPPRESSION,
                     Level::Warning,

@@ -1,6 +1,8 @@
 //! Runs the real binary against a fake, with an explicit loopback credential.
 
-use super::fake::{Fake, CLIENT, KEY, RG, SECRET, SP_OBJECT, SUB, TENANT, TOKEN, VAULT};
+use super::fake::{
+    Fake, CLIENT, FEDERATED, KEY, RG, SECRET, SP_OBJECT, SUB, TENANT, TOKEN, TOKEN_B, VAULT,
+};
 use serde_json::Value as Json;
 use std::process::Command;
 
@@ -34,6 +36,23 @@ impl Out {
             .filter(|p| p["kind"] == kind)
             .cloned()
             .collect()
+    }
+}
+
+/// Whatever happened, neither a token (nor any part of one: its claims are
+/// read, never shown), the client secret nor a federated assertion is ever printed.
+pub fn assert_no_secrets(out: &Out) {
+    for s in TOKEN
+        .split('.')
+        .chain(TOKEN_B.split('.'))
+        .chain([TOKEN, TOKEN_B, SECRET, FEDERATED])
+    {
+        assert!(
+            !out.stdout.contains(s) && !out.stderr.contains(s),
+            "a secret was printed:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
     }
 }
 
@@ -71,16 +90,7 @@ pub fn run_raw_in(
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    // Whatever happened, neither the token (nor any part of it: its claims are
-    // read, never shown) nor the secret is ever printed.
-    for s in TOKEN.split('.').chain([TOKEN, SECRET]) {
-        assert!(
-            !out.stdout.contains(s) && !out.stderr.contains(s),
-            "a secret was printed:\n{}\n{}",
-            out.stdout,
-            out.stderr
-        );
-    }
+    assert_no_secrets(&out);
     out
 }
 

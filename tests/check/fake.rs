@@ -27,6 +27,13 @@ use std::time::Duration;
 pub const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tLyIsImlzcyI6Imh0dHBzOi8vc3RzLndpbmRvd3MubmV0LzcyZjk4OGJmLTg2ZjEtNDFhZi05MWFiLTJkN2NkMDExZGI0Ny8iLCJhcHBpZCI6IjExMTExMTExLTIyMjItMzMzMy00NDQ0LTU1NTU1NTU1NTU1NSIsImlkdHlwIjoiYXBwIiwib2lkIjoiZDNiMTBmZTUtN2ExZS00YzJiLTlkM2UtMDEyMzQ1Njc4OWFiIiwidGlkIjoiNzJmOTg4YmYtODZmMS00MWFmLTkxYWItMmQ3Y2QwMTFkYjQ3In0.fake-access-token-5a1c0de-do-not-print";
 /// The `oid` claim of [`TOKEN`]: the identity that deploys.
 pub const DEPLOYER: &str = "d3b10fe5-7a1e-4c2b-9d3e-0123456789ab";
+/// The token the fake hands out in [`TENANT_B`] (a second customer's directory).
+pub const TOKEN_B: &str =
+    "eyJhbGciOiJSUzI1NiJ9.eyJ0aWQiOiJiMmI2MDBjYyJ9.fake-access-token-tenant-b-do-not-print";
+/// A second customer's tenant.
+pub const TENANT_B: &str = "b2b600cc-1111-4222-8333-9999aaaabbbb";
+/// The workload-identity assertion (a projected service-account token) tests pass.
+pub const FEDERATED: &str = "fake-federated-assertion-7c1e-do-not-print";
 /// The client secret tests pass (tests grep every output for it).
 pub const SECRET: &str = "fake-client-secret-9b2e-do-not-print";
 /// Tenant and client of the environment credential.
@@ -167,6 +174,8 @@ impl Canned {
 /// One request the fake saw.
 #[derive(Clone, Debug)]
 pub struct Seen {
+    /// When it arrived.
+    pub at: std::time::Instant,
     /// Method.
     pub method: String,
     /// Path (as sent, percent-encoded).
@@ -190,7 +199,16 @@ struct State {
     wrap_status: Option<u16>,
     /// checkNameAvailability answers by lower-case vault name (default: available).
     names: HashMap<String, Json>,
+    /// The bearer token this fake accepts (default [`TOKEN`]).
+    accept: Option<String>,
+    /// Key Vault's answer to a request without a token: `WWW-Authenticate`.
+    challenge: Option<String>,
+    /// Requests (but token requests) wait while this is set.
+    paused: bool,
 }
+
+/// What [`Fake::pause`] waits on.
+type Gate = Arc<(Mutex<()>, std::sync::Condvar)>;
 
 /// The running fake.
 pub struct Fake {
@@ -198,6 +216,7 @@ pub struct Fake {
     pub url: String,
     server: Arc<tiny_http::Server>,
     state: Arc<Mutex<State>>,
+    gate: Gate,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -251,18 +270,20 @@ impl Fake {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
-        let (srv, st) = (server.clone(), state.clone());
+        let gate: Gate = Arc::new((Mutex::new(()), std::sync::Condvar::new()));
+        let (srv, st, g) = (server.clone(), state.clone(), gate.clone());
         let thread = thread::spawn(move || {
             for req in srv.incoming_requests() {
-                let st = st.clone();
+                let (st, g) = (st.clone(), g.clone());
                 // One thread per request, so concurrent calls really overlap.
-                thread::spawn(move || handle(req, &st));
+                thread::spawn(move || handle(req, &st, &g));
             }
         });
         Fake {
             url: format!("http://127.0.0.1:{port}/"),
             server,
             state,
+            gate,
             thread: Some(thread),
         }
     }
@@ -322,6 +343,39 @@ impl Fake {
     /// Token requests seen.
     pub fn token_requests(&self) -> usize {
         self.state.lock().unwrap().token_requests
+    }
+
+    /// Token requests seen for `tenant`.
+    pub fn token_requests_in(&self, tenant: &str) -> usize {
+        let path = format!("/{tenant}/oauth2/v2.0/token");
+        self.seen().iter().filter(|r| r.path == path).count()
+    }
+
+    /// Accepts `token` as the bearer token instead of [`TOKEN`].
+    pub fn accept_token(&self, token: &str) {
+        self.state.lock().unwrap().accept = Some(token.to_string());
+    }
+
+    /// Answers a request without a valid token as Key Vault does: 401 with
+    /// `WWW-Authenticate: <challenge>`.
+    pub fn challenge(&self, challenge: &str) {
+        self.state.lock().unwrap().challenge = Some(challenge.to_string());
+    }
+
+    /// Holds every request (but token requests) until [`Fake::resume`] (at most 20 s).
+    pub fn pause(&self) {
+        self.state.lock().unwrap().paused = true;
+    }
+
+    /// Lets held requests go on.
+    pub fn resume(&self) {
+        self.state.lock().unwrap().paused = false;
+        self.gate.1.notify_all();
+    }
+
+    /// Requests that came without a valid token.
+    pub fn unauthenticated(&self) -> usize {
+        self.seen().iter().filter(|r| !r.authorized).count()
     }
 }
 
@@ -405,20 +459,27 @@ fn respond(req: tiny_http::Request, c: &Canned) {
     };
 }
 
-fn handle(mut req: tiny_http::Request, st: &Mutex<State>) {
+fn handle(mut req: tiny_http::Request, st: &Mutex<State>, gate: &Gate) {
     let url = url::Url::parse(&format!("http://x{}", req.url())).unwrap();
     let path = url.path().to_string();
     let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let accept = st
+        .lock()
+        .unwrap()
+        .accept
+        .clone()
+        .unwrap_or_else(|| TOKEN.to_string());
     let authorized = req
         .headers()
         .iter()
-        .any(|h| h.field.equiv("authorization") && h.value.as_str() == format!("Bearer {TOKEN}"));
+        .any(|h| h.field.equiv("authorization") && h.value.as_str() == format!("Bearer {accept}"));
     let method = req.method().as_str().to_string();
     let mut body = String::new();
     let _ = std::io::Read::read_to_string(req.as_reader(), &mut body);
     let latency = {
         let mut s = st.lock().unwrap();
         s.seen.push(Seen {
+            at: std::time::Instant::now(),
             method: method.clone(),
             path: path.clone(),
             query: query.clone(),
@@ -431,6 +492,15 @@ fn handle(mut req: tiny_http::Request, st: &Mutex<State>) {
         });
         s.latency
     };
+    if !path.ends_with("/oauth2/v2.0/token") {
+        // Held while paused, at most 20 s so that no test can hang on it.
+        let (lock, cvar) = &**gate;
+        let mut g = lock.lock().unwrap();
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        while st.lock().unwrap().paused && std::time::Instant::now() < until {
+            g = cvar.wait_timeout(g, Duration::from_millis(50)).unwrap().0;
+        }
+    }
     if !latency.is_zero() {
         thread::sleep(latency);
     }
@@ -448,13 +518,25 @@ fn handle(mut req: tiny_http::Request, st: &Mutex<State>) {
         let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
             .into_owned()
             .collect();
-        let ok = path == format!("/{TENANT}/oauth2/v2.0/token")
-            && form.get("client_id").map(String::as_str) == Some(CLIENT)
-            && form.get("client_secret").map(String::as_str) == Some(SECRET)
-            && form.get("grant_type").map(String::as_str) == Some("client_credentials");
-        let c = if ok {
+        // One token per tenant: Key Vault refuses a token of another tenant.
+        let token = match path.strip_suffix("/oauth2/v2.0/token") {
+            Some(t) if t == format!("/{TENANT}") => Some(TOKEN),
+            Some(t) if t == format!("/{TENANT_B}") => Some(TOKEN_B),
+            _ => None,
+        };
+        let field = |k: &str| form.get(k).map(String::as_str);
+        // A client secret, or a workload-identity assertion.
+        let proof = field("client_secret") == Some(SECRET)
+            || (field("client_assertion") == Some(FEDERATED)
+                && field("client_assertion_type")
+                    == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+        let ok = token.is_some()
+            && field("client_id") == Some(CLIENT)
+            && proof
+            && field("grant_type") == Some("client_credentials");
+        let c = if let (true, Some(token)) = (ok, token) {
             Canned::ok(json!({"token_type": "Bearer", "expires_in": 3600,
-                              "ext_expires_in": 3600, "access_token": TOKEN}))
+                              "ext_expires_in": 3600, "access_token": token}))
         } else {
             Canned::status(
                 401,
@@ -470,6 +552,18 @@ fn handle(mut req: tiny_http::Request, st: &Mutex<State>) {
         return respond(req, &Canned::error(405, "FakeAzureRefusesWrites"));
     }
     if !authorized {
+        // Key Vault's answer to a request without a (valid) token names the tenant.
+        if let Some(challenge) = st.lock().unwrap().challenge.clone() {
+            return respond(
+                req,
+                &Canned::status(
+                    401,
+                    json!({"error": {"code": "Unauthorized",
+                        "message": "AKV10000: Request is missing a Bearer or PoP token."}}),
+                )
+                .header("WWW-Authenticate", &challenge),
+            );
+        }
         return respond(req, &Canned::error(401, "AuthenticationFailed"));
     }
     let graph = path.starts_with("/v1.0/");
@@ -926,4 +1020,56 @@ pub fn existing_vault(dir: &std::path::Path) -> Json {
     p["networkAcls"] = json!({"bypass": "AzureServices", "defaultAction": "Deny",
                               "ipRules": [{"value": "203.0.113.7/32"}], "virtualNetworkRules": []});
     v
+}
+
+// ===== the data plane as the vendor sees it (check --key-uri): vaults in two
+// tenants that name their tenant in Key Vault's 401 challenge, key bundles in the
+// GetKey example's shape, rotation policies, wrap/unwrap. =====
+
+/// Corpus example paths of the data plane.
+pub mod ex_dp {
+    /// GetKey (api-version 7.5).
+    pub const KEY: &str =
+        "keyvault/data-plane/Microsoft.KeyVault/stable/7.5/examples/GetKey-example.json";
+}
+
+/// The challenge Key Vault sends for `tenant`, naming `authority` (a login fake's URL).
+pub fn kv_challenge(authority: &str, tenant: &str) -> String {
+    format!(r#"Bearer authorization="{authority}{tenant}", resource="https://vault.azure.net""#)
+}
+
+/// A vault of `tenant` (on its own port): it names `tenant` at `login` in its
+/// challenge and accepts only that tenant's token.
+pub fn dp_vault(login: &Fake, tenant: &str) -> Fake {
+    let v = Fake::start();
+    v.challenge(&kv_challenge(&login.url, tenant));
+    v.accept_token(if tenant == TENANT_B { TOKEN_B } else { TOKEN });
+    v
+}
+
+/// The URI of key `name` in the fake vault `v`.
+pub fn key_uri(v: &Fake, name: &str) -> String {
+    format!("{}keys/{name}", v.url)
+}
+
+/// A compliant key bundle for key `name` of `v`: the GetKey example (RSA 2048,
+/// wrapKey and unwrapKey allowed), in a purge-protected vault.
+pub fn dp_bundle(dir: &std::path::Path, v: &Fake, name: &str) -> Json {
+    let mut b = example(dir, ex_dp::KEY);
+    b["key"]["kid"] = json!(format!(
+        "{}keys/{name}/78deebed173b48e48f55abf87ed4cf71",
+        v.url
+    ));
+    b["attributes"]["recoveryLevel"] = json!("Recoverable");
+    b["attributes"]["recoverableDays"] = json!(90);
+    b
+}
+
+/// Serves `bundle` as key `name` of `v`, with the corpus's rotation policy.
+pub fn dp_put(dir: &std::path::Path, v: &Fake, name: &str, bundle: Json) {
+    v.route(&format!("/keys/{name}"), vec![Canned::ok(bundle)]);
+    v.route(
+        &format!("/keys/{name}/rotationpolicy"),
+        vec![Canned::ok(example(dir, ex::ROTATION))],
+    );
 }

@@ -21,6 +21,13 @@ fn line<'a>(stdout: &'a str, id: &str) -> &'a str {
         .unwrap_or_default()
 }
 
+/// `rules` as data (tests/cmd/rules/*.toml): the whole catalogue, with the
+/// sources that can decide each rule.
+#[test]
+fn rules_catalogue() {
+    trycmd::TestCases::new().case("tests/cmd/rules/*.toml");
+}
+
 #[test]
 fn rules_shows_the_effect_of_a_profile() {
     let dir = tempfile::tempdir().unwrap();
@@ -41,6 +48,9 @@ fn rules_shows_the_effect_of_a_profile() {
             "error",
             "template,",
             "live",
+            "template,",
+            "arm,",
+            "data-plane",
             "(default",
             "warning)"
         ]
@@ -53,7 +63,10 @@ fn rules_shows_the_effect_of_a_profile() {
             "vault-purge-protection",
             "error",
             "template,",
-            "live"
+            "live",
+            "template,",
+            "arm,",
+            "data-plane"
         ]
     );
     let (_, default_out, _) = cmek_arm(&["rules"]);

@@ -291,7 +291,10 @@ pub fn targets(dep: &Deployment, ctx: &DeployContext) -> (Targets, Vec<String>) 
 
 /// The template's model as `check --show-state` prints the live one.
 fn resources_json(dep: &Deployment) -> Json {
-    dep.resources.iter().map(crate::model::Resource::state_json).collect()
+    dep.resources
+        .iter()
+        .map(crate::model::Resource::state_json)
+        .collect()
 }
 
 /// Everything `preflight` read, as JSON (`preflight --show-state`): the context the

@@ -186,15 +186,56 @@ impl Reply {
     }
 
     /// The Azure error `code` and `message` in the body, if any (ARM, Graph and the
-    /// data plane all use `{"error": {"code", "message"}}`).
+    /// data plane all use `{"error": {"code", "message"}}`), as [`server_text`].
     pub fn error_text(&self) -> Option<String> {
         let v = self.json().ok()?;
         let e = v.get("error")?;
         let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
         let msg = e.get("message").and_then(|c| c.as_str()).unwrap_or("");
         let text = format!("{code}: {msg}");
-        Some(text.trim_matches([':', ' ']).chars().take(300).collect())
+        Some(server_text(text.trim_matches([':', ' '])))
     }
+
+    /// [`Reply::error_text`] as ` (text)` to append to a message, or nothing.
+    pub fn error_suffix(&self) -> String {
+        self.error_text()
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default()
+    }
+}
+
+/// Most characters of a server's text quoted in a message.
+pub const MAX_QUOTED_CHARS: usize = 200;
+
+/// Text a server sent, made fit to quote in a message: at most
+/// [`MAX_QUOTED_CHARS`] characters shown (then `…`), control characters and
+/// bidirectional overrides escaped (`\u{1b}`), so an answer can neither flood
+/// the terminal nor rewrite it.
+pub fn server_text(s: &str) -> String {
+    server_text_within(s, MAX_QUOTED_CHARS)
+}
+
+/// [`server_text`] with another length bound (for values kept, such as IDs).
+pub fn server_text_within(s: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut len = 0;
+    for c in s.chars() {
+        // Bidi embeddings, overrides and isolates reorder what a terminal shows.
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        let shown: Vec<char> = if c.is_control() || bidi {
+            c.escape_default().collect()
+        } else {
+            vec![c]
+        };
+        // The bound is on what is shown, escapes included.
+        if len + shown.len() > max_chars {
+            out.push('…');
+            break;
+        }
+        len += shown.len();
+        out.extend(shown);
+    }
+    out
 }
 
 /// A call that produced no usable HTTP response.
@@ -385,6 +426,41 @@ mod tests {
             reply(b"<html>").json(),
             Err(BodyError::NotJson(_))
         ));
+    }
+
+    #[test]
+    fn server_text_is_bounded_and_escaped() {
+        assert_eq!(server_text("plain text"), "plain text");
+        assert_eq!(
+            server_text("a\u{1b}[31mred\nnext\u{202e}"),
+            "a\\u{1b}[31mred\\nnext\\u{202e}"
+        );
+        let long = "é".repeat(5000);
+        let cut = server_text(&long);
+        assert_eq!(cut.chars().count(), MAX_QUOTED_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(server_text_within("abc", 3), "abc");
+        let reply = Reply {
+            status: 403,
+            body: serde_json::json!({"error": {"code": "Denied\u{7}",
+                "message": format!("\u{1b}]0;owned\u{7}{}", "x".repeat(10_000))}})
+            .to_string()
+            .into_bytes(),
+        };
+        let suffix = reply.error_suffix();
+        assert!(
+            suffix.starts_with(" (Denied\\u{7}: \\u{1b}]0;owned"),
+            "{suffix}"
+        );
+        assert!(!suffix.chars().any(char::is_control), "{suffix}");
+        assert!(suffix.chars().count() <= MAX_QUOTED_CHARS + 4, "{suffix}");
+        // Escapes count: a string of control characters is cut as soon.
+        assert!(server_text(&"\u{1b}".repeat(1000)).chars().count() <= MAX_QUOTED_CHARS + 1);
+        let empty = Reply {
+            status: 500,
+            body: b"<html>".to_vec(),
+        };
+        assert_eq!(empty.error_suffix(), "");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use super::http::HttpReader;
 use super::reader::{
     call_err, fail, join, json_of, str_at, AUTHORIZATION_API, KEYVAULT_API, SUBSCRIPTIONS_API,
 };
-use super::{Api, AzureReader, Call, CallError, Reply};
+use super::{server_text, server_text_within, Api, AzureReader, Call, CallError, Reply};
 use crate::error::Error;
 use base64::Engine as _;
 use futures::stream::{self, StreamExt};
@@ -469,10 +469,7 @@ fn refused_or_fail<T>(
     needs: &str,
 ) -> Result<Read<T>, Error> {
     if reply.status == 403 {
-        let detail = reply
-            .error_text()
-            .map(|t| format!(" ({t})"))
-            .unwrap_or_default();
+        let detail = reply.error_suffix();
         Ok(Read::Unknown(format!(
             "{what}: {} was refused with 403 Forbidden{detail}; reading it needs {needs}",
             call.describe()
@@ -545,9 +542,7 @@ pub async fn read_basics<R: PreflightReader>(
                  needs read access to the resource group (e.g. Reader), which deploying into \
                  it needs too",
                 rg_call.describe(),
-                rg.error_text()
-                    .map(|t| format!(" ({t})"))
-                    .unwrap_or_default()
+                rg.error_suffix()
             )))
         }
         _ => return Err(fail(&what, &rg_call, &rg, "Reader on the resource group")),
@@ -687,8 +682,12 @@ async fn list_all<R: AzureReader>(
         else {
             return Ok(Listed::Items(items));
         };
-        let url = Url::parse(next)
-            .map_err(|e| Error::Azure(format!("{what}: nextLink '{next}' is not a URL ({e})")))?;
+        let url = Url::parse(next).map_err(|e| {
+            Error::Azure(format!(
+                "{what}: nextLink '{}' is not a URL ({e})",
+                server_text(next)
+            ))
+        })?;
         if url.origin() != endpoints.arm.origin() {
             return Err(Error::Azure(format!(
                 "{what}: nextLink points to {}, not to {}; refusing to send the token there",
@@ -714,8 +713,10 @@ fn strings(v: Option<&Json>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A string of an answer, bounded and with control characters escaped: these
+/// end up in messages.
 fn text(v: &Json, path: &[&str]) -> Option<String> {
-    str_at(v, path).map(|s| s.chars().take(1024).collect())
+    str_at(v, path).map(|s| server_text_within(s, 1024))
 }
 
 async fn run_job<R: AzureReader>(
@@ -775,8 +776,8 @@ async fn run_job<R: AzureReader>(
                     };
                     Read::Known(NameAvailability {
                         name_available: available,
-                        reason: text(&j, &["reason"]),
-                        message: text(&j, &["message"]),
+                        reason: str_at(&j, &["reason"]).map(server_text),
+                        message: str_at(&j, &["message"]).map(server_text),
                     })
                 }
                 _ => refused_or_fail(

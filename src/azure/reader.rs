@@ -18,7 +18,7 @@
 
 use super::endpoints::Endpoints;
 use super::probe;
-use super::{Api, AzureReader, Call, CallError, Reply};
+use super::{server_text, Api, AzureReader, Call, CallError, Reply};
 use crate::diag::Location;
 use crate::error::Error;
 use crate::model::{Deployment, Kind, Resource};
@@ -199,7 +199,7 @@ fn expect_resource(
             return Err(foreign(
                 what,
                 call,
-                &format!("the resource '{got}'"),
+                &format!("the resource '{}'", server_text(got)),
                 &asked,
             ))
         }
@@ -211,7 +211,7 @@ fn expect_resource(
             return Err(foreign(
                 what,
                 call,
-                &format!("a resource of type '{got}'"),
+                &format!("a resource of type '{}'", server_text(got)),
                 &asked,
             ))
         }
@@ -260,7 +260,10 @@ fn expect_assignment(what: &str, call: &Call, a: &Json, key_id: &str) -> Result<
         && str_at(a, &["properties", "principalId"]).is_some();
     let Some(scope) = str_at(a, &["properties", "scope"]).filter(|_| shaped) else {
         let got = match id {
-            Some(id) => format!("an item '{id}' that is not a role assignment"),
+            Some(id) => format!(
+                "an item '{}' that is not a role assignment",
+                server_text(id)
+            ),
             None => "an item that is not a role assignment".to_string(),
         };
         return Err(foreign(what, call, &got, &asked));
@@ -269,7 +272,7 @@ fn expect_assignment(what: &str, call: &Call, a: &Json, key_id: &str) -> Result<
         return Err(foreign(
             what,
             call,
-            &format!("a role assignment at scope '{scope}'"),
+            &format!("a role assignment at scope '{}'", server_text(scope)),
             &asked,
         ));
     }
@@ -278,10 +281,7 @@ fn expect_assignment(what: &str, call: &Call, a: &Json, key_id: &str) -> Result<
 
 /// Maps a non-success reply to the exit-3 error that says what to do.
 pub(crate) fn fail(what: &str, call: &Call, reply: &Reply, needs: &str) -> Error {
-    let detail = reply
-        .error_text()
-        .map(|t| format!(" ({t})"))
-        .unwrap_or_default();
+    let detail = reply.error_suffix();
     let d = call.describe();
     let msg = match reply.status {
         401 => format!(
@@ -817,8 +817,12 @@ async fn role_assignments<R: AzureReader>(
         else {
             return Ok(out);
         };
-        let url = Url::parse(next)
-            .map_err(|e| Error::Azure(format!("{what}: nextLink '{next}' is not a URL ({e})")))?;
+        let url = Url::parse(next).map_err(|e| {
+            Error::Azure(format!(
+                "{what}: nextLink '{}' is not a URL ({e})",
+                server_text(next)
+            ))
+        })?;
         // The token goes only to the ARM endpoint we were given.
         if url.origin() != endpoints.arm.origin() {
             return Err(Error::Azure(format!(
@@ -859,7 +863,7 @@ fn expect_principal(
         Some(got) => Err(foreign(
             what,
             call,
-            &format!("the object with {field} '{got}'"),
+            &format!("the object with {field} '{}'", server_text(got)),
             &format!("the service principal with {field} '{asked}'"),
         )),
         None => Err(foreign(

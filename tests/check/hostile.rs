@@ -479,3 +479,54 @@ fn slow_token_endpoint_is_cut_by_the_deadline() {
     );
     assert!(fake.seen().is_empty());
 }
+
+/// No control character a server sent reaches the terminal, and no server text
+/// longer than a line or two.
+pub fn assert_quoted_safely(stderr: &str) {
+    assert!(
+        !stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control characters in:\n{stderr:?}"
+    );
+    assert!(stderr.len() < 2_000, "{} bytes:\n{stderr}", stderr.len());
+}
+
+#[test]
+fn server_text_in_messages_is_bounded_and_escaped() {
+    let Some(dir) = corpus() else { return };
+    // A nextLink that is no URL: an escape sequence that clears the screen, then 10,000 bytes.
+    let fake = compliant(&dir);
+    let next = format!("\u{1b}[2J\u{1b}[31m{}", "A".repeat(10_000));
+    fake.route(
+        &ra_path(),
+        vec![Canned::ok(json!({"value": [], "nextLink": next}))],
+    );
+    let out = check(&fake, &[]);
+    exit_3_naming(&out, &["listing role assignments", "nextLink '\\u{1b}[2J"]);
+    assert_quoted_safely(&out.stderr);
+
+    // An error body whose message rewrites the terminal title and floods it.
+    let fake = compliant(&dir);
+    let mut c = Canned::error(400, "BadRequest");
+    c.body = json!({"error": {"code": "Bad\u{7}Request",
+        "message": format!("\u{1b}]0;owned\u{7}\r{}", "B".repeat(10_000))}})
+    .to_string();
+    fake.route(&vault_id(), vec![c]);
+    let out = check(&fake, &[]);
+    exit_3_naming(
+        &out,
+        &[
+            "failed with HTTP 400 (Bad\\u{7}Request: \\u{1b}]0;owned\\u{7}\\r",
+            "…)",
+        ],
+    );
+    assert_quoted_safely(&out.stderr);
+
+    // A foreign ID in a role assignment list.
+    let fake = compliant(&dir);
+    let mut item = assignment(&dir, "a1", ROLE_CSEU, SP_OBJECT, &key_id());
+    item["properties"]["scope"] = json!(format!("/elsewhere\u{1b}[8m{}", "C".repeat(10_000)));
+    fake.route(&ra_path(), vec![Canned::ok(json!({"value": [item]}))]);
+    let out = check(&fake, &[]);
+    exit_3_naming(&out, &["a role assignment at scope '/elsewhere\\u{1b}[8m"]);
+    assert_quoted_safely(&out.stderr);
+}

@@ -261,12 +261,12 @@ impl HttpReader {
 
     /// Ends every call, retry and token request `total` from now: after that a
     /// call fails with [`CallError::Deadline`] instead of being sent or waited for.
+    /// A `total` beyond what the clock can represent is no deadline.
     #[must_use]
     pub fn with_deadline(mut self, total: Duration) -> Self {
-        self.deadline = Some(Deadline {
-            at: Instant::now() + total,
-            total,
-        });
+        self.deadline = Instant::now()
+            .checked_add(total)
+            .map(|at| Deadline { at, total });
         self
     }
 
@@ -687,6 +687,12 @@ mod tests {
         );
         let reader = reader.with_deadline(Duration::ZERO);
         assert_eq!(reader.budget(Duration::from_secs(1)), None);
+        // Too far to represent: no deadline, and no overflow panic.
+        let reader = reader.with_deadline(Duration::MAX);
+        assert_eq!(
+            reader.budget(Duration::from_secs(1)),
+            Some((Duration::from_secs(1), false))
+        );
     }
 
     #[test]

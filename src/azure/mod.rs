@@ -139,7 +139,7 @@ impl fmt::Display for BodyError {
             BodyError::NotJson(e) => write!(f, "is not JSON ({e})"),
             BodyError::TooManyValues => write!(
                 f,
-                "holds more than {MAX_JSON_VALUES} JSON values (check's cap on any Azure answer)"
+                "holds more than {MAX_JSON_VALUES} JSON values (the cap on any Azure answer)"
             ),
         }
     }
@@ -266,7 +266,7 @@ pub enum CallError {
         received: Option<usize>,
     },
     /// The answer was a redirect (3xx). Azure's APIs do not redirect these calls;
-    /// check never follows one, so neither the token nor anything else goes there.
+    /// none is followed, so neither the token nor anything else goes there.
     Redirect {
         /// The call ([`Call::describe`]).
         call: String,
@@ -281,7 +281,7 @@ pub enum CallError {
         call: String,
         /// The cap in bytes.
         limit: usize,
-        /// Bytes received, or announced by `Content-Length`, when check stopped.
+        /// Bytes received, or announced by `Content-Length`, when reading stopped.
         seen: u64,
         /// `seen` is the announced `Content-Length` (nothing was read).
         announced: bool,
@@ -298,7 +298,7 @@ pub enum CallError {
 }
 
 impl CallError {
-    /// True when check must stop (exit 3) wherever this happens, even on a read
+    /// True when the run must stop (exit 3) wherever this happens, even on a read
     /// whose failure otherwise only leaves a rule undecided: an answer that must
     /// not be trusted (a redirect, an oversized body) or a passed deadline.
     pub fn is_fatal(&self) -> bool {
@@ -357,7 +357,7 @@ impl fmt::Display for CallError {
             } => write!(
                 f,
                 "{call} answered with a redirect (HTTP {status}) to {target}; Azure does not \
-                 redirect this call, so check does not follow it and sends nothing there. \
+                 redirect this call, so it is not followed and nothing is sent there. \
                  Check the endpoint flags (--arm-endpoint, --vault-endpoint, --graph-endpoint) \
                  and any proxy in between"
             ),
@@ -371,11 +371,11 @@ impl fmt::Display for CallError {
                 let what = if *announced {
                     format!("announced {seen}")
                 } else {
-                    format!("sent more than that: check stopped reading at {seen}")
+                    format!("sent more than that: reading stopped at {seen}")
                 };
                 write!(
                     f,
-                    "{call} answered with a body over check's cap of {} and {what}; Azure's \
+                    "{call} answered with a body over the cap of {} and {what}; Azure's \
                      answers to these reads are kilobytes, so the endpoint or a proxy in \
                      between is not Azure",
                     bytes(*limit as u64)
@@ -387,7 +387,7 @@ impl fmt::Display for CallError {
                 during,
             } => write!(
                 f,
-                "{call}: check's overall deadline of {seconds} s (--deadline) passed while \
+                "{call}: the overall deadline of {seconds} s (--deadline) passed while \
                  waiting {during}; try again later or raise --deadline"
             ),
         }

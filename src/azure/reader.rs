@@ -290,7 +290,8 @@ pub(crate) fn fail(what: &str, call: &Call, reply: &Reply, needs: &str) -> Error
              `az login`) and that it belongs to the subscription's tenant"
         ),
         403 => format!(
-            "{what}: {d} was refused with 403 Forbidden{detail}: the identity running check needs {needs}"
+            "{what}: {d} was refused with 403 Forbidden{detail}: the identity cmek-arm runs as \
+             needs {needs}"
         ),
         408 | 429 | 500..=599 => format!(
             "{what}: {d} still failed with {} after retries{detail}; Azure is throttling or \

@@ -48,11 +48,11 @@ fn oversized_streamed_body_is_cut_at_the_cap() {
             &format!("reading key '{KEY}'"),
             &format!("GET {}{}", fake.url.trim_end_matches('/'), key_id()),
             &format!("cap of {MAX_BODY} bytes (16.0 MiB)"),
-            "check stopped reading at ",
+            "reading stopped at ",
         ],
     );
     // Reading stopped within one network chunk of the cap.
-    let seen = bytes_after(&out.stderr, "stopped reading at ");
+    let seen = bytes_after(&out.stderr, "reading stopped at ");
     assert!(
         seen > MAX_BODY as u64 && seen <= MAX_BODY as u64 + (1 << 20),
         "{seen}"

@@ -10,11 +10,11 @@ use std::path::Path;
 use std::process::Command;
 
 /// A hand-made role assignment's name: a random GUID, as the portal picks.
-const HAND_MADE: &str = "9f0c2b7e-4d1a-4c55-8b3e-6a2f1d0c9e87";
+pub(super) const HAND_MADE: &str = "9f0c2b7e-4d1a-4c55-8b3e-6a2f1d0c9e87";
 
 /// `cmek-arm render` for the fake's vault, key and vendor principal, in a fresh
 /// directory (the officer defaults to the deployer, `deployer().objectId`).
-fn rendered(extra: &[&str]) -> tempfile::TempDir {
+pub(super) fn rendered(extra: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_cmek-arm"))
         .current_dir(dir.path())
@@ -37,7 +37,7 @@ fn rendered(extra: &[&str]) -> tempfile::TempDir {
 }
 
 /// Edits the rendered template's JSON.
-fn edit_template(dir: &Path, change: impl FnOnce(&mut Json)) {
+pub(super) fn edit_template(dir: &Path, change: impl FnOnce(&mut Json)) {
     let path = dir.join("cmek-arm-out/azuredeploy.json");
     let mut t: Json = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     change(&mut t);
@@ -45,7 +45,7 @@ fn edit_template(dir: &Path, change: impl FnOnce(&mut Json)) {
 }
 
 /// The preflight command for the rendered files (relative paths, run in `dir`).
-fn args<'a>(fake: &'a Fake, extra: &[&'a str]) -> Vec<&'a str> {
+pub(super) fn args<'a>(fake: &'a Fake, extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec![
         "preflight",
         "cmek-arm-out/azuredeploy.json",
@@ -67,7 +67,7 @@ fn args<'a>(fake: &'a Fake, extra: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// Runs preflight and asserts that nothing was written, whatever the outcome.
-fn preflight(fake: &Fake, dir: &Path, extra: &[&str]) -> Out {
+pub(super) fn preflight(fake: &Fake, dir: &Path, extra: &[&str]) -> Out {
     let out = run_raw_in(fake, &args(fake, extra), None, Some(dir));
     assert!(
         fake.writes().is_empty(),
@@ -78,7 +78,7 @@ fn preflight(fake: &Fake, dir: &Path, extra: &[&str]) -> Out {
 }
 
 /// Findings of the JSON report.
-fn findings(fake: &Fake, dir: &Path, extra: &[&str]) -> (Out, Vec<Json>) {
+pub(super) fn findings(fake: &Fake, dir: &Path, extra: &[&str]) -> (Out, Vec<Json>) {
     let mut a = vec!["--format", "json"];
     a.extend_from_slice(extra);
     let out = preflight(fake, dir, &a);
@@ -86,16 +86,16 @@ fn findings(fake: &Fake, dir: &Path, extra: &[&str]) -> (Out, Vec<Json>) {
     (out, list)
 }
 
-fn of_rule<'a>(list: &'a [Json], rule: &str) -> Vec<&'a Json> {
+pub(super) fn of_rule<'a>(list: &'a [Json], rule: &str) -> Vec<&'a Json> {
     list.iter().filter(|f| f["rule"] == rule).collect()
 }
 
-fn msg(f: &Json) -> &str {
+pub(super) fn msg(f: &Json) -> &str {
     f["message"].as_str().unwrap()
 }
 
 /// The rendered vault as it would exist after deploying the template (nothing to change).
-fn matching_vault(dir: &Path) -> Json {
+pub(super) fn matching_vault(dir: &Path) -> Json {
     let mut v = existing_vault(dir);
     v["tags"] = json!({});
     let p = &mut v["properties"];

@@ -1,0 +1,107 @@
+//! `preflight` against answers no Azure API gives (issue 10's guards, which
+//! `check` has, on preflight's reads): each is exit 3 naming the call, never a
+//! finding about an object Azure did not send, never a request elsewhere.
+
+use super::cli::Out;
+use super::fake::*;
+use super::hostile::assert_quoted_safely;
+use super::preflight::{preflight, rendered};
+use cmek_arm::azure::http::MAX_BODY;
+use serde_json::json;
+
+/// Exit 3, nothing on stdout, the message names `parts` and neither command by
+/// name (the messages are shared by check and preflight).
+fn exit_3_naming(out: &Out, parts: &[&str]) {
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    for p in parts {
+        assert!(
+            out.stderr.contains(p),
+            "{p:?} missing from:\n{}",
+            out.stderr
+        );
+    }
+    for wrong in ["check's", "check does", "check stopped", "running check"] {
+        assert!(!out.stderr.contains(wrong), "{wrong:?} in:\n{}", out.stderr);
+    }
+    assert_quoted_safely(&out.stderr);
+}
+
+#[test]
+fn redirects_are_never_followed() {
+    let Some(corpus) = corpus() else { return };
+    let dir = rendered(&[]);
+    let other = Fake::start();
+    for (path, call) in [
+        (vault_id(), format!("reading vault '{VAULT}'")),
+        (rg_id(), format!("reading resource group '{RG}'")),
+        (deleted_path(), "listing soft-deleted vaults".to_string()),
+        (
+            permissions_path(&rg_id()),
+            "reading the caller's permissions".to_string(),
+        ),
+    ] {
+        let fake = preflight_world(&corpus);
+        fake.route(
+            &path,
+            vec![Canned::redirect(307, &format!("{}x", other.url))],
+        );
+        let out = preflight(&fake, dir.path(), &[]);
+        exit_3_naming(
+            &out,
+            &[
+                &call,
+                "redirect (HTTP 307)",
+                &other.host(),
+                "is not followed",
+            ],
+        );
+    }
+    assert!(other.seen().is_empty(), "{:?}", other.seen());
+}
+
+#[test]
+fn oversized_bodies_stop_the_run() {
+    let Some(corpus) = corpus() else { return };
+    let dir = rendered(&[]);
+    let fake = preflight_world(&corpus);
+    fake.route(&vault_id(), vec![Canned::streamed(2 * MAX_BODY as u64)]);
+    let out = preflight(&fake, dir.path(), &[]);
+    exit_3_naming(
+        &out,
+        &[
+            &format!("reading vault '{VAULT}'"),
+            &format!("over the cap of {MAX_BODY} bytes"),
+            "reading stopped at",
+        ],
+    );
+    let fake = preflight_world(&corpus);
+    fake.route(&provider_path(), vec![Canned::announced(512 << 20)]);
+    let out = preflight(&fake, dir.path(), &[]);
+    exit_3_naming(
+        &out,
+        &["Microsoft.KeyVault provider", "announced 536870912 bytes"],
+    );
+}
+
+#[test]
+fn json_with_too_many_values_stops_the_run() {
+    let Some(corpus) = corpus() else { return };
+    let dir = rendered(&[]);
+    let mut body = String::from("{\"id\":[");
+    body.push_str(&"0,".repeat(600_000));
+    body.push_str("0]}");
+    let mut c = Canned::ok(json!(null));
+    c.body = body;
+    let fake = preflight_world(&corpus);
+    fake.route(&vault_id(), vec![c]);
+    let out = preflight(&fake, dir.path(), &[]);
+    exit_3_naming(
+        &out,
+        &[
+            &format!("reading vault '{VAULT}'"),
+            "more than 500000 JSON values (the cap on any Azure answer)",
+        ],
+    );
+}

@@ -14,7 +14,7 @@ use crate::azure::endpoints::{Cloud, Endpoints};
 use crate::azure::http::{self, HttpReader, RetryPolicy};
 use crate::azure::preflight::{
     self, assignment_scope, normalize_scope, readable_scope, resource_group_of, tidy_scope,
-    DeployContext, PreflightState, Targets, VaultTarget, MAX_SCOPES, MAX_VAULTS,
+    DeployContext, IdScope, PreflightState, Targets, VaultTarget, MAX_SCOPES, MAX_VAULTS,
 };
 use crate::check::{check_resource_group, check_subscription};
 use crate::error::Error;
@@ -187,13 +187,6 @@ fn same_scope(a: &str, b: &str) -> bool {
     normalize_scope(a) == normalize_scope(b)
 }
 
-/// The segment after `/subscriptions/` in a resource ID.
-fn subscription_of(id: &str) -> Option<&str> {
-    let mut segs = id.split('/');
-    segs.find(|s| s.eq_ignore_ascii_case("subscriptions"))?;
-    segs.next().filter(|s| !s.is_empty())
-}
-
 /// What to read for the template's resources, within the bounds; what is left out
 /// is said in the second list (and the rules that needed it report notes).
 pub fn targets(dep: &Deployment, ctx: &DeployContext) -> (Targets, Vec<String>) {
@@ -231,7 +224,8 @@ pub fn targets(dep: &Deployment, ctx: &DeployContext) -> (Targets, Vec<String>) 
             ));
             continue;
         }
-        let subscription = subscription_of(&id)
+        let subscription = IdScope::of(&id)
+            .subscription
             .unwrap_or(&ctx.subscription_id)
             .to_string();
         permission_scopes.extend(resource_group_of(&id));

@@ -323,19 +323,48 @@ pub fn assignment_scope(id: &str) -> Option<String> {
     Some(tidy_scope(id.get(..i)?))
 }
 
+/// Where a resource ID (or scope) lies: its leading `/subscriptions/{s}` and
+/// `/resourceGroups/{rg}` segments, as written. The one place IDs are taken apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdScope<'a> {
+    /// The subscription, when the ID starts with `/subscriptions/{s}`.
+    pub subscription: Option<&'a str>,
+    /// The resource group, when `/resourceGroups/{rg}` follows.
+    pub resource_group: Option<&'a str>,
+}
+
+impl<'a> IdScope<'a> {
+    /// Takes `id` apart (empty segments, as in `//`, are skipped).
+    pub fn of(id: &'a str) -> Self {
+        let mut segs = id.split('/').filter(|s| !s.is_empty());
+        let (Some(subs), Some(s)) = (segs.next(), segs.next()) else {
+            return IdScope::default();
+        };
+        if !subs.eq_ignore_ascii_case("subscriptions") {
+            return IdScope::default();
+        }
+        let resource_group = match (segs.next(), segs.next()) {
+            (Some(rgs), Some(rg)) if rgs.eq_ignore_ascii_case("resourceGroups") => Some(rg),
+            _ => None,
+        };
+        IdScope {
+            subscription: Some(s),
+            resource_group,
+        }
+    }
+
+    /// `/subscriptions/{s}/resourceGroups/{rg}`, when the ID lies in a resource group.
+    pub fn resource_group_id(&self) -> Option<String> {
+        match (self.subscription, self.resource_group) {
+            (Some(s), Some(rg)) => Some(format!("/subscriptions/{s}/resourceGroups/{rg}")),
+            _ => None,
+        }
+    }
+}
+
 /// The resource group ID (`/subscriptions/s/resourceGroups/rg`, as written) a scope lies in.
 pub fn resource_group_of(scope: &str) -> Option<String> {
-    let tidy = tidy_scope(scope);
-    let parts: Vec<&str> = tidy.split('/').collect();
-    match parts.as_slice() {
-        ["", subs, s, rgs, rg, ..]
-            if subs.eq_ignore_ascii_case("subscriptions")
-                && rgs.eq_ignore_ascii_case("resourceGroups") =>
-        {
-            Some(format!("/subscriptions/{s}/resourceGroups/{rg}"))
-        }
-        _ => None,
-    }
+    IdScope::of(scope).resource_group_id()
 }
 
 /// True when `scope` is `outer` or lies below it, compared as ARM compares scopes.
@@ -1094,6 +1123,26 @@ mod tests {
             Some("/subscriptions/s/resourceGroups/rg")
         );
         assert_eq!(normalize_scope("//subscriptions//S/"), "/subscriptions/s");
+        let vault = IdScope::of("/Subscriptions/S//resourcegroups/RG/providers/x/vaults/kv");
+        assert_eq!(
+            (vault.subscription, vault.resource_group),
+            (Some("S"), Some("RG"))
+        );
+        assert_eq!(
+            IdScope::of("/subscriptions/S").resource_group_id(),
+            None,
+            "a subscription scope lies in no group"
+        );
+        assert_eq!(IdScope::of("/subscriptions/S").subscription, Some("S"));
+        // Only a leading /subscriptions counts: not one further down the path.
+        assert_eq!(
+            IdScope::of("/providers/Microsoft.Management/managementGroups/mg/subscriptions/S"),
+            IdScope::default()
+        );
+        assert_eq!(
+            IdScope::of("Microsoft.KeyVault/vaults/kv"),
+            IdScope::default()
+        );
         assert!(within(&scope, "/subscriptions/s/resourcegroups/rg"));
         assert!(!within(
             "/subscriptions/s/resourcegroups/rg2",

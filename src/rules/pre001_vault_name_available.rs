@@ -36,7 +36,7 @@
 //! - https://learn.microsoft.com/cli/azure/keyvault#az-keyvault-recover
 
 use super::PreflightInput;
-use crate::azure::preflight::{DeletedVault, Read};
+use crate::azure::preflight::{DeletedVault, IdScope, Read};
 use crate::diag::{Diagnostic, Level, Location};
 
 /// The rule ID.
@@ -181,8 +181,8 @@ fn soft_deleted(name: &str, d: &DeletedVault, subscription: &str, target_rg: &st
     let rg = d
         .vault_id
         .as_deref()
-        .and_then(resource_group_name)
-        .unwrap_or_else(|| "<resource-group>".into());
+        .and_then(|id| IdScope::of(id).resource_group)
+        .unwrap_or("<resource-group>");
     let deleted = d
         .deletion_date
         .as_deref()
@@ -210,11 +210,4 @@ fn soft_deleted(name: &str, d: &DeletedVault, subscription: &str, target_rg: &st
         )),
     }
     msg
-}
-
-/// `rg` of `/subscriptions/s/resourceGroups/rg/...`, as written.
-fn resource_group_name(id: &str) -> Option<String> {
-    let mut segs = id.split('/');
-    segs.find(|s| s.eq_ignore_ascii_case("resourceGroups"))?;
-    segs.next().filter(|s| !s.is_empty()).map(str::to_string)
 }

@@ -145,10 +145,19 @@ impl fmt::Display for BodyError {
     }
 }
 
-/// True when `body` holds at most `max` JSON values. An upper bound found without
-/// parsing: every value after the first follows a ',' or opens an array or object.
+/// True when `body` holds at most `max` JSON values.
 fn values_at_most(body: &[u8], max: usize) -> bool {
+    count_values(body, max).is_some()
+}
+
+/// How many JSON values `body` holds, or `None` as soon as that is more than
+/// `max`. An upper bound found without parsing: every value after the first
+/// follows a ',' or opens an array or object.
+pub(crate) fn count_values(body: &[u8], max: usize) -> Option<usize> {
     let mut n = 1usize;
+    if n > max {
+        return None;
+    }
     let (mut in_string, mut escaped) = (false, false);
     for &b in body {
         if in_string {
@@ -166,13 +175,13 @@ fn values_at_most(body: &[u8], max: usize) -> bool {
             b',' | b'[' | b'{' => {
                 n += 1;
                 if n > max {
-                    return false;
+                    return None;
                 }
             }
             _ => {}
         }
     }
-    true
+    Some(n)
 }
 
 impl Reply {
@@ -310,7 +319,7 @@ impl CallError {
 }
 
 /// `n` bytes in the unit a reader takes in at a glance.
-fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     if n >= 1 << 20 {
         format!("{n} bytes ({:.1} MiB)", n as f64 / f64::from(1u32 << 20))
     } else {
@@ -414,6 +423,10 @@ mod tests {
         assert!(!values_at_most(b"[1,2,3]", 3));
         // Commas and brackets inside strings (with escaped quotes) are text.
         assert!(values_at_most(br#"{"a":"x,[{,\",]"}"#, 3));
+        // Five values, counted as six: an empty object or array counts once more.
+        assert_eq!(count_values(b"[1,[2],{}]", 10), Some(6));
+        assert_eq!(count_values(b"[1,[2],{}]", 5), None);
+        assert_eq!(count_values(b"0", 0), None);
         let reply = |body: &[u8]| Reply {
             status: 200,
             body: body.to_vec(),

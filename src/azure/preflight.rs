@@ -21,7 +21,8 @@
 use super::endpoints::Endpoints;
 use super::http::HttpReader;
 use super::reader::{
-    call_err, fail, join, json_of, str_at, AUTHORIZATION_API, KEYVAULT_API, SUBSCRIPTIONS_API,
+    call_err, fail, foreign, join, json_of, list_pages, str_at, ListBudget, AUTHORIZATION_API,
+    KEYVAULT_API, SUBSCRIPTIONS_API,
 };
 use super::{server_text, server_text_within, Api, AzureReader, Call, CallError, Reply};
 use crate::error::Error;
@@ -31,15 +32,9 @@ use serde::{Serialize, Serializer};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 use std::future::Future;
-use url::Url;
 
 /// `Microsoft.Resources` api-version for resource groups and providers.
 pub const RESOURCES_API: &str = "2025-04-01";
-/// Pages followed per list before giving up (a loop guard, far above real sizes).
-const MAX_PAGES: usize = 200;
-/// Items kept per list (role assignments at a scope, permission entries,
-/// soft-deleted vaults); more is an unusable answer, not a longer wait.
-const MAX_LIST_ITEMS: usize = 20_000;
 /// Vaults of one template whose name, existence and permissions are read.
 pub const MAX_VAULTS: usize = 16;
 /// Scopes whose role assignments or permissions are read.
@@ -240,21 +235,8 @@ pub struct VaultState {
     pub deleted: Read<Vec<DeletedVault>>,
 }
 
-/// A role assignment that already exists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExistingAssignment {
-    /// Its resource ID.
-    pub id: String,
-    /// Its name (a GUID).
-    pub name: String,
-    /// Its role definition ID.
-    pub role_definition_id: String,
-    /// Its principal.
-    pub principal_id: String,
-    /// Its scope.
-    pub scope: String,
-}
+/// A role assignment that already exists (what the rules read of it).
+pub type ExistingAssignment = super::reader::ListedAssignment;
 
 /// The assignments found exactly at one scope.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -663,83 +645,118 @@ enum Done {
     Permissions(String, Read<Option<Vec<PermissionEntry>>>),
 }
 
-/// The first page's refusal, or every item of every page.
-enum Listed {
-    Items(Vec<Json>),
+/// The first page's refusal, or what was kept of every item of every page.
+enum Listed<T> {
+    Items(Vec<T>),
     Refused(Reply),
 }
 
-/// Follows `nextLink` (only to the ARM endpoint: the token goes nowhere else),
-/// within [`MAX_PAGES`] and [`MAX_LIST_ITEMS`].
-async fn list_all<R: AzureReader>(
+/// Sends `first`; a refusal of it is the caller's to judge, anything else is the
+/// whole list through [`list_pages`] (one budget for all its pages).
+async fn list_all<R: AzureReader, T>(
     reader: &R,
     endpoints: &Endpoints,
     first: &Call,
     what: &str,
     needs: &str,
-) -> Result<Listed, Error> {
-    let mut call = first.clone();
-    let mut items = Vec::new();
-    for page_no in 0..MAX_PAGES {
-        let reply = reader
-            .send(call.clone())
-            .await
-            .map_err(|e| call_err(what, e))?;
-        if reply.status != 200 {
-            if page_no == 0 {
-                return Ok(Listed::Refused(reply));
-            }
-            return Err(fail(what, &call, &reply, needs));
-        }
-        let page = json_of(what, &call, &reply)?;
-        let value = page.get("value").and_then(Json::as_array).ok_or_else(|| {
-            Error::Azure(format!(
-                "{what}: {} returned JSON without a 'value' list",
-                call.describe()
-            ))
-        })?;
-        if items.len() + value.len() > MAX_LIST_ITEMS {
-            return Err(Error::Azure(format!(
-                "{what}: more than {MAX_LIST_ITEMS} items; stopping"
-            )));
-        }
-        items.extend(value.iter().cloned());
-        let Some(next) = page
-            .get("nextLink")
-            .and_then(Json::as_str)
-            .filter(|s| !s.is_empty())
-        else {
-            return Ok(Listed::Items(items));
-        };
-        let url = Url::parse(next).map_err(|e| {
-            Error::Azure(format!(
-                "{what}: nextLink '{}' is not a URL ({e})",
-                server_text(next)
-            ))
-        })?;
-        if url.origin() != endpoints.arm.origin() {
-            return Err(Error::Azure(format!(
-                "{what}: nextLink points to {}, not to {}; refusing to send the token there",
-                url.origin().ascii_serialization(),
-                endpoints.arm.origin().ascii_serialization()
-            )));
-        }
-        call = Call::get(Api::Arm, url);
+    item: impl FnMut(&Call, &Json) -> Result<Option<T>, Error>,
+) -> Result<Listed<T>, Error> {
+    let reply = reader
+        .send(first.clone())
+        .await
+        .map_err(|e| call_err(what, e))?;
+    if reply.status != 200 {
+        return Ok(Listed::Refused(reply));
     }
-    Err(Error::Azure(format!(
-        "{what}: more than {MAX_PAGES} pages; stopping (nextLink loop?)"
-    )))
+    let items = list_pages(
+        reader,
+        endpoints,
+        first,
+        reply,
+        what,
+        needs,
+        ListBudget::DEFAULT,
+        item,
+    )
+    .await?;
+    Ok(Listed::Items(items))
 }
 
-fn strings(v: Option<&Json>) -> Vec<String> {
-    v.and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Json::as_str)
-                .map(|s| s.chars().take(512).collect())
-                .collect()
-        })
-        .unwrap_or_default()
+/// Soft-deleted vault type as ARM names it.
+const DELETED_VAULT_TYPE: &str = "Microsoft.KeyVault/deletedVaults";
+
+/// An item of `deletedVaults` in `subscription`; exit 3 unless it is one.
+fn deleted_vault(
+    what: &str,
+    call: &Call,
+    d: &Json,
+    subscription: &str,
+) -> Result<DeletedVault, Error> {
+    let wanted = format!("only soft-deleted vaults of subscription '{subscription}'");
+    let typed = str_at(d, &["type"]).is_some_and(|t| t.eq_ignore_ascii_case(DELETED_VAULT_TYPE));
+    let props = d.get("properties").filter(|p| p.is_object());
+    let (Some(name), Some(id), true, Some(_)) =
+        (text(d, &["name"]), text(d, &["id"]), typed, props)
+    else {
+        let got = match str_at(d, &["id"]) {
+            Some(id) => format!(
+                "an item '{}' that is not a soft-deleted vault",
+                server_text(id)
+            ),
+            None => "an item that is not a soft-deleted vault".to_string(),
+        };
+        return Err(foreign(what, call, &got, &wanted));
+    };
+    let in_subscription = IdScope::of(&id)
+        .subscription
+        .is_some_and(|s| s.eq_ignore_ascii_case(subscription));
+    if !in_subscription {
+        return Err(foreign(
+            what,
+            call,
+            &format!("the soft-deleted vault '{}'", server_text(&id)),
+            &wanted,
+        ));
+    }
+    Ok(DeletedVault {
+        name,
+        id,
+        vault_id: text(d, &["properties", "vaultId"]),
+        location: text(d, &["properties", "location"]),
+        deletion_date: text(d, &["properties", "deletionDate"]),
+        scheduled_purge_date: text(d, &["properties", "scheduledPurgeDate"]),
+        purge_protection_enabled: d
+            .get("properties")
+            .and_then(|p| p.get("purgeProtectionEnabled"))
+            .and_then(Json::as_bool),
+    })
+}
+
+/// An item of `Microsoft.Authorization/permissions`; exit 3 unless it is an
+/// object whose `actions` and `notActions` (each optional) are lists of strings.
+fn permission_entry(what: &str, call: &Call, e: &Json) -> Result<PermissionEntry, Error> {
+    let list = |key: &str| -> Option<Vec<String>> {
+        match e.get(key) {
+            None | Some(Json::Null) => Some(Vec::new()),
+            Some(Json::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(|s| s.chars().take(512).collect()))
+                .collect(),
+            Some(_) => None,
+        }
+    };
+    match (e.is_object(), list("actions"), list("notActions")) {
+        (true, Some(actions), Some(not_actions)) => Ok(PermissionEntry {
+            actions,
+            not_actions,
+        }),
+        _ => Err(foreign(
+            what,
+            call,
+            "an entry that is not a permission (an object with lists of actions)",
+            "the caller's permissions",
+        )),
+    }
 }
 
 /// A string of an answer, bounded and with control characters escaped: these
@@ -833,29 +850,9 @@ async fn run_job<R: AzureReader>(
                     &[("api-version", KEYVAULT_API)],
                 )?,
             );
-            let read = match list_all(reader, endpoints, &call, what, needs).await? {
-                Listed::Items(items) => Read::Known(
-                    items
-                        .iter()
-                        .filter_map(|d| {
-                            Some(DeletedVault {
-                                name: text(d, &["name"])?,
-                                id: text(d, &["id"]).unwrap_or_default(),
-                                vault_id: text(d, &["properties", "vaultId"]),
-                                location: text(d, &["properties", "location"]),
-                                deletion_date: text(d, &["properties", "deletionDate"]),
-                                scheduled_purge_date: text(
-                                    d,
-                                    &["properties", "scheduledPurgeDate"],
-                                ),
-                                purge_protection_enabled: d
-                                    .get("properties")
-                                    .and_then(|p| p.get("purgeProtectionEnabled"))
-                                    .and_then(Json::as_bool),
-                            })
-                        })
-                        .collect(),
-                ),
+            let item = |call: &Call, d: &Json| deleted_vault(what, call, d, subscription).map(Some);
+            let read = match list_all(reader, endpoints, &call, what, needs, item).await? {
+                Listed::Items(items) => Read::Known(items),
                 Listed::Refused(reply) => refused_or_fail(what, &call, &reply, needs)?,
             };
             Ok(Done::Deleted(subscription.to_string(), read))
@@ -871,31 +868,14 @@ async fn run_job<R: AzureReader>(
                     &[("api-version", AUTHORIZATION_API), ("$filter", "atScope()")],
                 )?,
             );
-            let read = match list_all(reader, endpoints, &call, &what, needs).await? {
-                // atScope() also returns inherited assignments: only those exactly
-                // at the scope can collide with the template's.
-                Listed::Items(items) => Read::Known(
-                    items
-                        .iter()
-                        .filter_map(|a| {
-                            let at = text(a, &["properties", "scope"])?;
-                            (normalize_scope(&at) == normalize_scope(scope)).then(|| {
-                                ExistingAssignment {
-                                    id: text(a, &["id"]).unwrap_or_default(),
-                                    name: text(a, &["name"]).unwrap_or_default(),
-                                    role_definition_id: text(
-                                        a,
-                                        &["properties", "roleDefinitionId"],
-                                    )
-                                    .unwrap_or_default(),
-                                    principal_id: text(a, &["properties", "principalId"])
-                                        .unwrap_or_default(),
-                                    scope: at,
-                                }
-                            })
-                        })
-                        .collect(),
-                ),
+            // atScope() also returns inherited assignments: only those exactly at
+            // the scope can collide with the template's.
+            let item = |call: &Call, a: &Json| {
+                let a = ExistingAssignment::parse(&what, call, a, scope)?;
+                Ok((normalize_scope(&a.scope) == normalize_scope(scope)).then_some(a))
+            };
+            let read = match list_all(reader, endpoints, &call, &what, needs, item).await? {
+                Listed::Items(items) => Read::Known(items),
                 // The scope does not exist yet: nothing can be assigned there.
                 Listed::Refused(r) if r.status == 404 => Read::Known(Vec::new()),
                 Listed::Refused(r) => refused_or_fail(&what, &call, &r, needs)?,
@@ -913,16 +893,9 @@ async fn run_job<R: AzureReader>(
                     &[("api-version", AUTHORIZATION_API)],
                 )?,
             );
-            let read = match list_all(reader, endpoints, &call, &what, needs).await? {
-                Listed::Items(items) => Read::Known(Some(
-                    items
-                        .iter()
-                        .map(|e| PermissionEntry {
-                            actions: strings(e.get("actions")),
-                            not_actions: strings(e.get("notActions")),
-                        })
-                        .collect(),
-                )),
+            let item = |call: &Call, e: &Json| permission_entry(&what, call, e).map(Some);
+            let read = match list_all(reader, endpoints, &call, &what, needs, item).await? {
+                Listed::Items(items) => Read::Known(Some(items)),
                 Listed::Refused(r) if r.status == 404 => Read::Known(None),
                 Listed::Refused(r) => refused_or_fail(&what, &call, &r, needs)?,
             };

@@ -530,3 +530,69 @@ fn server_text_in_messages_is_bounded_and_escaped() {
     exit_3_naming(&out, &["a role assignment at scope '/elsewhere\\u{1b}[8m"]);
     assert_quoted_safely(&out.stderr);
 }
+
+/// A page of a list at `path` (ARM's shape) holding `items`, whose nextLink is
+/// page `next` of the same list on `fake`.
+pub fn page_of(
+    fake: &Fake,
+    path: &str,
+    items: Vec<serde_json::Value>,
+    next: Option<u32>,
+) -> Canned {
+    let mut page = json!({ "value": items });
+    if let Some(n) = next {
+        page["nextLink"] = json!(format!(
+            "{}{path}?api-version=2022-04-01&$skiptoken={n}",
+            fake.url.trim_end_matches('/')
+        ));
+    }
+    Canned::ok(page)
+}
+
+/// One real role assignment made fat by fields no rule reads: a 9 MiB
+/// description, or 300,000 JSON values.
+pub fn fat_assignment(dir: &std::path::Path, scope: &str, by_values: bool) -> serde_json::Value {
+    let mut a = assignment(
+        dir,
+        "0b5fe924-0000-4000-8000-00000000fa7a",
+        ROLE_CSEU,
+        SP_OBJECT,
+        scope,
+    );
+    if by_values {
+        a["properties"]["extra"] = json!(vec![0; 300_000]);
+    } else {
+        a["properties"]["description"] = json!("x".repeat(9 << 20));
+    }
+    a
+}
+
+#[test]
+fn a_list_has_one_budget_for_all_its_pages() {
+    let Some(dir) = corpus() else { return };
+    // Each page is within the caps on one answer; two together are not.
+    for (by_values, expect) in [
+        (
+            false,
+            "over the cap of 16777216 bytes (16.0 MiB) on one list",
+        ),
+        (true, "more than 500000 JSON values, the cap on one list"),
+    ] {
+        let fake = compliant(&dir);
+        let fat = fat_assignment(&dir, &key_id(), by_values);
+        fake.route(
+            &ra_path(),
+            vec![page_of(&fake, &ra_path(), vec![fat.clone()], Some(2))],
+        );
+        fake.route(
+            &format!("{}#2", ra_path()),
+            vec![page_of(&fake, &ra_path(), vec![fat], Some(3))],
+        );
+        let out = check(&fake, &[]);
+        exit_3_naming(
+            &out,
+            &["listing role assignments: its 2 pages up to GET", expect],
+        );
+        assert_eq!(fake.count(&ra_path()), 2, "no third page was asked for");
+    }
+}

@@ -4,7 +4,7 @@
 
 use super::cli::Out;
 use super::fake::*;
-use super::hostile::assert_quoted_safely;
+use super::hostile::{assert_quoted_safely, fat_assignment, page_of};
 use super::preflight::{preflight, rendered};
 use cmek_arm::azure::http::MAX_BODY;
 use serde_json::json;
@@ -104,4 +104,96 @@ fn json_with_too_many_values_stops_the_run() {
             "more than 500000 JSON values (the cap on any Azure answer)",
         ],
     );
+}
+
+#[test]
+fn a_list_has_one_budget_for_all_its_pages() {
+    let Some(corpus) = corpus() else { return };
+    let dir = rendered(&[]);
+    for (path, what) in [
+        (ra_path_at(&key_id()), "listing role assignments at"),
+        (deleted_path(), "listing soft-deleted vaults"),
+    ] {
+        let fake = preflight_world(&corpus);
+        let item = if path == deleted_path() {
+            let mut d = deleted_vault(&corpus)["value"][0].take();
+            d["properties"]["tags"] = json!({"pad": "x".repeat(9 << 20)});
+            d
+        } else {
+            fat_assignment(&corpus, &key_id(), false)
+        };
+        fake.route(
+            &path,
+            vec![page_of(&fake, &path, vec![item.clone()], Some(2))],
+        );
+        fake.route(
+            &format!("{path}#2"),
+            vec![page_of(&fake, &path, vec![item], Some(3))],
+        );
+        let out = preflight(&fake, dir.path(), &[]);
+        exit_3_naming(&out, &[what, "its 2 pages up to GET", "on one list"]);
+        assert_eq!(fake.count(&path), 2, "no third page was asked for");
+    }
+}
+
+#[test]
+fn list_items_of_another_shape_are_unusable() {
+    let Some(corpus) = corpus() else { return };
+    let dir = rendered(&[]);
+    let mut no_principal = assignment(&corpus, "a1", ROLE_CSEU, SP_OBJECT, &key_id());
+    no_principal["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("principalId");
+    let sibling = vault_id().replace(VAULT, "other-vault");
+    let mut not_deleted = deleted_vault(&corpus)["value"][0].take();
+    not_deleted["type"] = json!("Microsoft.KeyVault/vaults");
+    let mut elsewhere = deleted_vault(&corpus)["value"][0].take();
+    elsewhere["id"] = json!(
+        "/subscriptions/99999999-9999-4999-8999-999999999999/providers/Microsoft.KeyVault/locations/westus/deletedVaults/x"
+    );
+    let cases = [
+        (
+            ra_path_at(&key_id()),
+            json!({"value": [no_principal]}),
+            "an item '",
+            "that is not a role assignment",
+        ),
+        (
+            ra_path_at(&key_id()),
+            json!({"value": [assignment(&corpus, "a2", ROLE_CSEU, SP_OBJECT, &sibling)]}),
+            "a role assignment at scope '",
+            "other-vault",
+        ),
+        (
+            deleted_path(),
+            json!({"value": [not_deleted]}),
+            "that is not a soft-deleted vault",
+            "only soft-deleted vaults of subscription",
+        ),
+        (
+            deleted_path(),
+            json!({"value": [elsewhere]}),
+            "the soft-deleted vault '/subscriptions/99999999",
+            "is not Azure",
+        ),
+        (
+            permissions_path(&rg_id()),
+            json!({"value": [{"actions": "*", "notActions": []}]}),
+            "an entry that is not a permission",
+            "is not Azure",
+        ),
+        (
+            permissions_path(&rg_id()),
+            json!({"value": ["*"]}),
+            "an entry that is not a permission",
+            "reading the caller's permissions",
+        ),
+    ];
+    for (path, body, a, b) in cases {
+        let fake = preflight_world(&corpus);
+        fake.route(&path, vec![Canned::ok(body)]);
+        let out = preflight(&fake, dir.path(), &[]);
+        exit_3_naming(&out, &[a, b]);
+    }
 }

@@ -21,8 +21,8 @@
 use super::endpoints::Endpoints;
 use super::http::HttpReader;
 use super::reader::{
-    call_err, fail, foreign, join, json_of, list_pages, str_at, ListBudget, AUTHORIZATION_API,
-    KEYVAULT_API, SUBSCRIPTIONS_API,
+    call_err, fail, foreign, join, json_of, list_pages, str_at, subscription_call,
+    subscription_tenant, ListBudget, AUTHORIZATION_API, KEYVAULT_API,
 };
 use super::{server_text, server_text_within, Api, AzureReader, Call, CallError, Reply};
 use crate::error::Error;
@@ -513,14 +513,7 @@ pub async fn read_basics<R: PreflightReader>(
         Api::Arm,
         join(&endpoints.arm, &rg_path, &[("api-version", RESOURCES_API)])?,
     );
-    let sub_call = Call::get(
-        Api::Arm,
-        join(
-            &endpoints.arm,
-            &format!("subscriptions/{subscription}"),
-            &[("api-version", SUBSCRIPTIONS_API)],
-        )?,
-    );
+    let sub_call = subscription_call(endpoints, subscription)?;
     let provider_call = Call::get(
         Api::Arm,
         join(
@@ -571,13 +564,7 @@ pub async fn read_basics<R: PreflightReader>(
 
     // The subscription's tenant is optional: the token's own tenant is the same
     // one whenever the token can read the subscription at all.
-    let tenant = sub
-        .ok()
-        .filter(|r| r.status == 200)
-        .and_then(|r| serde_json::from_slice::<Json>(&r.body).ok())
-        .and_then(|j| str_at(&j, &["tenantId"]).and_then(|t| uuid::Uuid::try_parse(t).ok()))
-        .map(|t| t.hyphenated().to_string())
-        .or_else(|| caller.tenant_id.clone());
+    let tenant = subscription_tenant(sub, subscription)?.or_else(|| caller.tenant_id.clone());
 
     let what = "reading the Microsoft.KeyVault provider's registration";
     let provider = provider.map_err(|e| call_err(what, e))?;

@@ -530,6 +530,48 @@ pub(crate) fn str_at<'a>(v: &'a Json, path: &[&str]) -> Option<&'a str> {
         .and_then(Json::as_str)
 }
 
+/// The read of `subscription` (for its `tenantId`).
+pub(crate) fn subscription_call(endpoints: &Endpoints, subscription: &str) -> Result<Call, Error> {
+    Ok(Call::get(
+        Api::Arm,
+        join(
+            &endpoints.arm,
+            &format!("subscriptions/{subscription}"),
+            &[("api-version", SUBSCRIPTIONS_API)],
+        )?,
+    ))
+}
+
+/// The tenant of `subscription` from the answer to [`subscription_call`], for
+/// check and preflight alike. Reading it is optional: a refusal, a body that is
+/// not usable JSON (within [`MAX_JSON_VALUES`]) or that is about another
+/// subscription (whose tenant is no answer about this one) is `None`; an answer
+/// that must not be trusted (a redirect, an oversized body) or a passed
+/// deadline ends the run.
+pub(crate) fn subscription_tenant(
+    answer: Result<Reply, CallError>,
+    subscription: &str,
+) -> Result<Option<String>, Error> {
+    let reply = match answer {
+        Err(e) if e.is_fatal() => return Err(call_err("reading the subscription", e)),
+        Err(_) => return Ok(None),
+        Ok(r) => r,
+    };
+    if reply.status != 200 {
+        return Ok(None);
+    }
+    let Ok(j) = reply.json() else {
+        return Ok(None);
+    };
+    let same =
+        str_at(&j, &["subscriptionId"]).is_some_and(|s| s.eq_ignore_ascii_case(subscription));
+    Ok(str_at(&j, &["tenantId"])
+        .filter(|_| same)
+        .filter(|t| t.len() == 36)
+        .and_then(|t| uuid::Uuid::try_parse(t).ok())
+        .map(|t| t.hyphenated().to_string()))
+}
+
 /// Reads the live state of `target`.
 pub async fn read<R: AzureReader>(
     reader: &R,
@@ -661,29 +703,9 @@ pub async fn read<R: AzureReader>(
     };
     // The subscription's own tenant, alongside round 1. Reading it is optional:
     // without it (403, 404, an odd answer) CMK016 asks for --tenant-id instead.
-    let sub_call = Call::get(
-        Api::Arm,
-        join(
-            &endpoints.arm,
-            &format!("subscriptions/{}", target.subscription),
-            &[("api-version", SUBSCRIPTIONS_API)],
-        )?,
-    );
+    let sub_call = subscription_call(endpoints, &target.subscription)?;
     let ((v, k, ras, rot, sp), sub) = both(mode, round1, reader.send(sub_call)).await;
-    let sub = match sub {
-        Err(e) if e.is_fatal() => return Err(call_err("reading the subscription", e)),
-        other => other.ok(),
-    };
-    state.tenant_id = sub
-        .filter(|r| r.status == 200)
-        .and_then(|r| r.json().ok())
-        // Another subscription's tenant is no answer about this one.
-        .filter(|j| {
-            str_at(j, &["subscriptionId"])
-                .is_some_and(|s| s.eq_ignore_ascii_case(&target.subscription))
-        })
-        .and_then(|j| str_at(&j, &["tenantId"]).map(str::to_string))
-        .filter(|t| t.len() == 36 && uuid::Uuid::try_parse(t).is_ok());
+    state.tenant_id = subscription_tenant(sub, &target.subscription)?;
 
     // Vault.
     let v = v.map_err(|e| call_err(&format!("reading vault '{vault}'"), e))?;

@@ -197,3 +197,44 @@ fn list_items_of_another_shape_are_unusable() {
         exit_3_naming(&out, &[a, b]);
     }
 }
+
+/// The context's tenant on a run whose subscription read is answered with `c`.
+fn tenant_with_subscription_answer(corpus: &std::path::Path, c: Canned) -> Out {
+    let fake = preflight_world(corpus);
+    fake.route(&format!("/subscriptions/{SUB}"), vec![c]);
+    preflight(&fake, rendered(&[]).path(), &["--show-state"])
+}
+
+#[test]
+fn the_subscription_read_has_checks_guards() {
+    let Some(corpus) = corpus() else { return };
+    const OTHER_TENANT: &str = "99999999-9999-4999-8999-999999999999";
+    // Another subscription's tenant is not the deployment's: the token's is used.
+    let out = tenant_with_subscription_answer(
+        &corpus,
+        Canned::ok(json!({"id": "/subscriptions/11111111-1111-4111-8111-111111111111",
+            "subscriptionId": "11111111-1111-4111-8111-111111111111", "tenantId": OTHER_TENANT})),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.json()["context"]["tenantId"], TENANT);
+    // Too many JSON values: not parsed, so not taken either.
+    let mut c = Canned::ok(json!(null));
+    c.body = format!(
+        "{{\"subscriptionId\":\"{SUB}\",\"tenantId\":\"{OTHER_TENANT}\",\"pad\":[{}0]}}",
+        "0,".repeat(600_000)
+    );
+    let out = tenant_with_subscription_answer(&corpus, c);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.json()["context"]["tenantId"], TENANT);
+    // The right subscription's tenant is taken (and wins over the token's).
+    let out = tenant_with_subscription_answer(
+        &corpus,
+        Canned::ok(json!({"subscriptionId": SUB, "tenantId": OTHER_TENANT})),
+    );
+    assert_eq!(out.json()["context"]["tenantId"], OTHER_TENANT);
+    // A redirect is no refusal: it ends the run.
+    let other = Fake::start();
+    let out = tenant_with_subscription_answer(&corpus, Canned::redirect(307, &other.url));
+    exit_3_naming(&out, &["reading the subscription", "redirect (HTTP 307)"]);
+    assert!(other.seen().is_empty());
+}

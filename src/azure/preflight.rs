@@ -21,7 +21,7 @@
 use super::endpoints::Endpoints;
 use super::http::HttpReader;
 use super::reader::{
-    call_err, fail, foreign, join, json_of, list_pages, str_at, subscription_call,
+    call_err, expect_resource, fail, foreign, join, json_of, list_pages, str_at, subscription_call,
     subscription_tenant, ListBudget, AUTHORIZATION_API, KEYVAULT_API,
 };
 use super::{server_text, server_text_within, Api, AzureReader, Call, CallError, Reply};
@@ -769,7 +769,12 @@ async fn run_job<R: AzureReader>(
                 .await
                 .map_err(|e| call_err(&what, e))?;
             let read = match reply.status {
-                200 => Read::Known(Some(json_of(&what, &call, &reply)?)),
+                200 => {
+                    let j = json_of(&what, &call, &reply)?;
+                    // Another resource is no answer about this vault (issue 10).
+                    expect_resource(&what, &call, &j, &v.id, "Microsoft.KeyVault/vaults")?;
+                    Read::Known(Some(j))
+                }
                 404 => Read::Known(None),
                 _ => refused_or_fail(
                     &what,

@@ -212,8 +212,10 @@ fn the_subscription_read_has_checks_guards() {
     // Another subscription's tenant is not the deployment's: the token's is used.
     let out = tenant_with_subscription_answer(
         &corpus,
-        Canned::ok(json!({"id": "/subscriptions/11111111-1111-4111-8111-111111111111",
-            "subscriptionId": "11111111-1111-4111-8111-111111111111", "tenantId": OTHER_TENANT})),
+        Canned::ok(
+            json!({"id": "/subscriptions/11111111-1111-4111-8111-111111111111",
+            "subscriptionId": "11111111-1111-4111-8111-111111111111", "tenantId": OTHER_TENANT}),
+        ),
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.json()["context"]["tenantId"], TENANT);
@@ -237,4 +239,44 @@ fn the_subscription_read_has_checks_guards() {
     let out = tenant_with_subscription_answer(&corpus, Canned::redirect(307, &other.url));
     exit_3_naming(&out, &["reading the subscription", "redirect (HTTP 307)"]);
     assert!(other.seen().is_empty());
+}
+
+#[test]
+fn a_vault_answer_about_another_resource_is_unusable() {
+    let Some(corpus) = corpus() else { return };
+    let dir = rendered(&[]);
+    let other = vault_id().replace(VAULT, "someone-elses-vault");
+    let mut another_vault = existing_vault(&corpus);
+    another_vault["id"] = json!(other);
+    let mut storage = existing_vault(&corpus);
+    storage["type"] = json!("Microsoft.Storage/storageAccounts");
+    let mut no_properties = existing_vault(&corpus);
+    no_properties.as_object_mut().unwrap().remove("properties");
+    for (body, expect) in [
+        (another_vault, "someone-elses-vault".to_string()),
+        (
+            storage,
+            "a resource of type 'Microsoft.Storage/storageAccounts'".to_string(),
+        ),
+        (no_properties, "a resource without 'properties'".to_string()),
+        (
+            json!({"value": []}),
+            "an object without an 'id'".to_string(),
+        ),
+    ] {
+        let fake = preflight_world(&corpus);
+        fake.route(&vault_id(), vec![Canned::ok(body)]);
+        let out = preflight(&fake, dir.path(), &["--format", "json"]);
+        exit_3_naming(
+            &out,
+            &[&format!("reading vault '{VAULT}'"), &expect, "is not Azure"],
+        );
+    }
+    // IDs compare without case, as ARM's do.
+    let fake = preflight_world(&corpus);
+    let mut v = super::preflight::matching_vault(&corpus);
+    v["id"] = json!(vault_id().to_ascii_uppercase());
+    fake.route(&vault_id(), vec![Canned::ok(v)]);
+    let out = preflight(&fake, dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 }

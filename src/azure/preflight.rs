@@ -27,7 +27,7 @@ use super::reader::{
 use super::{server_text, server_text_within, Api, AzureReader, Call, CallError, Reply};
 use crate::error::Error;
 use base64::Engine as _;
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Serialize, Serializer};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
@@ -930,11 +930,14 @@ pub async fn read_state<R: AzureReader>(
                 .map(|s| Job::Permissions(s)),
         )
         .collect();
-    let done: Vec<Result<Done, Error>> = stream::iter(jobs)
-        .map(|job| run_job(reader, endpoints, job))
-        .buffer_unordered(MAX_IN_FLIGHT)
-        .collect()
-        .await;
+    // The first read that ends the run ends it at once: what is in flight is
+    // dropped and nothing more is sent (so one error is reported, not a race
+    // between several).
+    let done: Vec<Done> = stream::iter(jobs)
+        .map(|job| Ok::<_, Error>(run_job(reader, endpoints, job)))
+        .try_buffer_unordered(MAX_IN_FLIGHT)
+        .try_collect()
+        .await?;
 
     let mut existing = BTreeMap::new();
     let mut names = BTreeMap::new();
@@ -942,7 +945,7 @@ pub async fn read_state<R: AzureReader>(
     let mut assignments = BTreeMap::new();
     let mut permissions = BTreeMap::new();
     for d in done {
-        match d? {
+        match d {
             Done::Vault(id, r) => {
                 existing.insert(id, r);
             }

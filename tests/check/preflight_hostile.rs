@@ -280,3 +280,49 @@ fn a_vault_answer_about_another_resource_is_unusable() {
     let out = preflight(&fake, dir.path(), &[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 }
+
+#[test]
+fn the_first_read_that_ends_the_run_ends_it_at_once() {
+    let Some(corpus) = corpus() else { return };
+    let dir = rendered(&[]);
+    // Five more vaults: 22 reads in all (vault and name each, the deleted
+    // vaults, two role assignment scopes, seven permission scopes), 8 at a time.
+    let extra: Vec<String> = (1..=5).map(|i| format!("kv-extra-{i}")).collect();
+    super::preflight::edit_template(dir.path(), |t| {
+        let vault = t["resources"][0].clone();
+        for name in &extra {
+            let mut v = vault.clone();
+            v["name"] = json!(name);
+            t["resources"].as_array_mut().unwrap().push(v);
+        }
+    });
+    let fake = preflight_world(&corpus);
+    let slow = std::time::Duration::from_secs(2);
+    fake.route(
+        &deleted_path(),
+        vec![Canned::ok(json!({"value": []})).slow(slow)],
+    );
+    for name in &extra {
+        let id = vault_id().replace(VAULT, name);
+        fake.route(&id, vec![Canned::error(404, "ResourceNotFound").slow(slow)]);
+        fake.route(
+            &permissions_path(&id),
+            vec![Canned::error(404, "ResourceNotFound").slow(slow)],
+        );
+    }
+    let other = Fake::start();
+    fake.route(&vault_id(), vec![Canned::redirect(307, &other.url)]);
+    let out = preflight(&fake, dir.path(), &[]);
+    exit_3_naming(
+        &out,
+        &[&format!("reading vault '{VAULT}'"), "redirect (HTTP 307)"],
+    );
+    // The slow reads in flight were dropped and the rest never sent.
+    let reads = fake
+        .seen()
+        .iter()
+        .filter(|r| !r.path.contains("oauth2"))
+        .count();
+    // 3 context reads (group, subscription, provider) and fewer than 22 others.
+    assert!(reads < 3 + 22, "{reads} requests: {:?}", fake.seen());
+}

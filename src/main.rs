@@ -295,9 +295,12 @@ struct PreflightArgs {
     /// Print what was read (context, template resources, vaults, role assignments, permissions) as JSON instead of the report.
     #[arg(long)]
     show_state: bool,
-    /// Per-request timeout in seconds.
+    /// Per-request timeout in seconds, from sending the request to the last byte of the answer.
     #[arg(long, value_name = "SECONDS", default_value = "30")]
     timeout: String,
+    /// Overall deadline in seconds for every read from Azure, retries and their waits included (not the template's expansion); past it, preflight stops with exit 3 naming the call it was waiting for [default: 8 × --timeout, at least 120].
+    #[arg(long, value_name = "SECONDS")]
+    deadline: Option<String>,
     /// Cloud: public, usgov or china.
     #[arg(long, value_name = "CLOUD", default_value = "public")]
     cloud: String,
@@ -325,6 +328,11 @@ fn run_preflight(args: &PreflightArgs) -> anyhow::Result<u8> {
         cloud: args.cloud.parse()?,
         arm_endpoint: args.arm_endpoint.clone(),
         timeout: cmek_arm::check::parse_timeout(&args.timeout)?,
+        deadline: args
+            .deadline
+            .as_deref()
+            .map(cmek_arm::check::parse_deadline)
+            .transpose()?,
         flags: args.rules.flags(None),
     };
     let result = cmek_arm::preflight::run(&opts)?;

@@ -270,6 +270,57 @@ impl HttpReader {
         self
     }
 
+    /// The reader of a `check` or `preflight` run: the bounded client
+    /// ([`new_http_client`]), `timeout` per request, the default retries, and
+    /// every wait ending `deadline` from now.
+    pub fn for_run(
+        credential: Credential,
+        endpoints: Endpoints,
+        timeout: Duration,
+        deadline: Duration,
+    ) -> Result<Self, crate::error::Error> {
+        Ok(HttpReader::new(
+            new_http_client()?,
+            credential,
+            endpoints,
+            timeout,
+            RetryPolicy::default(),
+        )
+        .with_deadline(deadline))
+    }
+
+    /// Moves the deadline `paused` later: time spent on work that waits for no
+    /// server (preflight expanding the template between its reads) is not
+    /// Azure's to use up.
+    pub fn pause_deadline(&mut self, paused: Duration) {
+        if let Some(d) = self.deadline {
+            self.deadline = d.at.checked_add(paused).map(|at| Deadline { at, ..d });
+        }
+    }
+
+    /// Runs `work` (reads through this reader) to its end or to the deadline,
+    /// whichever comes first. Every wait inside the reader already ends at the
+    /// deadline, naming its call; this is the guarantee for the run as a whole.
+    pub async fn within_deadline<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, crate::error::Error>>,
+    ) -> Result<T, crate::error::Error> {
+        let Some(d) = self.deadline else {
+            return work.await;
+        };
+        // The reader's own waits end at the deadline itself; a moment later,
+        // their message (naming the call) has been returned and wins.
+        let end = d.at.checked_add(Duration::from_millis(250)).unwrap_or(d.at);
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(end), work).await {
+            Ok(result) => result,
+            Err(_) => Err(crate::error::Error::Azure(format!(
+                "the run did not finish within its overall deadline of {} s (--deadline); try \
+                 again later or raise --deadline",
+                d.total.as_secs_f64()
+            ))),
+        }
+    }
+
     /// Caps bodies at `max_body` bytes instead of [`MAX_BODY`] (a client from
     /// [`new_http_client`] still stops at its own cap).
     #[must_use]
@@ -687,6 +738,11 @@ mod tests {
         );
         let reader = reader.with_deadline(Duration::ZERO);
         assert_eq!(reader.budget(Duration::from_secs(1)), None);
+        // Time that waits for no server moves the deadline.
+        let mut reader = reader.with_deadline(Duration::from_secs(5));
+        reader.pause_deadline(Duration::from_secs(10));
+        let (d, by_deadline) = reader.budget(Duration::from_secs(30)).unwrap();
+        assert!(by_deadline && d > Duration::from_secs(10), "{d:?}");
         // Too far to represent: no deadline, and no overflow panic.
         let reader = reader.with_deadline(Duration::MAX);
         assert_eq!(

@@ -326,3 +326,31 @@ fn the_first_read_that_ends_the_run_ends_it_at_once() {
     // 3 context reads (group, subscription, provider) and fewer than 22 others.
     assert!(reads < 3 + 22, "{reads} requests: {:?}", fake.seen());
 }
+
+#[test]
+fn the_deadline_ends_the_reads_before_and_after_the_expansion() {
+    let Some(corpus) = corpus() else { return };
+    let dir = rendered(&[]);
+    let trickle = || Canned::trickle(std::time::Duration::from_millis(50), 2000);
+    // Before the expansion: the resource group; after it: the caller's permissions.
+    for (path, call) in [
+        (rg_id(), format!("GET {{}}{}", rg_id())),
+        (
+            permissions_path(&rg_id()),
+            format!("GET {{}}{}", permissions_path(&rg_id())),
+        ),
+    ] {
+        let fake = preflight_world(&corpus);
+        fake.route(&path, vec![trickle()]);
+        let out = preflight(&fake, dir.path(), &["--deadline", "1"]);
+        let call = call.replace("{}", fake.url.trim_end_matches('/'));
+        exit_3_naming(
+            &out,
+            &[
+                &call,
+                "overall deadline of 1 s (--deadline)",
+                &format!("for {} to finish its answer", fake.host()),
+            ],
+        );
+    }
+}

@@ -442,8 +442,11 @@ impl PreflightState {
     }
 
     /// The permission list that applies at `scope`: the deepest scope read that
-    /// contains it and exists; for a scope above them all, the deployment's
-    /// resource group's list, marked `above`.
+    /// contains it and exists; for a scope the deployment's resource group lies
+    /// in (its subscription, a management group, the root), that group's list,
+    /// marked `above` (what holds above the group is at most what holds in it).
+    /// `None` for any other scope (a sibling group that does not exist yet,
+    /// another subscription): no list read says anything about it.
     pub fn permissions_for(&self, scope: &str) -> Option<Applicable<'_>> {
         let deepest = self
             .permissions
@@ -460,6 +463,9 @@ impl PreflightState {
             });
         }
         let rg = normalize_scope(&self.context.resource_group_id);
+        if !within(&rg, scope) {
+            return None;
+        }
         self.permissions
             .iter()
             .find(|p| normalize_scope(&p.scope) == rg)
@@ -1076,6 +1082,49 @@ mod tests {
         let uaa = entry(&["*/read", "Microsoft.Authorization/*"], &[]);
         assert!(allows(&[contributor.clone(), uaa], ra_write));
         assert!(!allows(&[], ra_write));
+    }
+
+    #[test]
+    fn the_groups_permissions_stand_for_scopes_above_it_only() {
+        let rg = "/subscriptions/s/resourceGroups/rg";
+        let vault = format!("{rg}/providers/Microsoft.KeyVault/vaults/kv");
+        let state = PreflightState {
+            context: DeployContext {
+                resource_group_id: rg.into(),
+                ..DeployContext::default()
+            },
+            provider: Read::Unknown(String::new()),
+            vaults: Vec::new(),
+            role_assignments: Vec::new(),
+            permissions: vec![
+                ScopePermissions {
+                    scope: rg.into(),
+                    permissions: Read::Known(Some(vec![entry(&["*"], &[])])),
+                },
+                // A vault that does not exist yet inherits the group's.
+                ScopePermissions {
+                    scope: vault.clone(),
+                    permissions: Read::Known(None),
+                },
+                ScopePermissions {
+                    scope: "/subscriptions/s/resourceGroups/sibling".into(),
+                    permissions: Read::Known(None),
+                },
+            ],
+            not_read: Vec::new(),
+        };
+        let at = |scope: &str| state.permissions_for(scope).map(|a| (a.read_at, a.above));
+        assert_eq!(at(&format!("{vault}/keys/k")), Some((rg, false)));
+        assert_eq!(at("/SUBSCRIPTIONS/S/resourcegroups/RG"), Some((rg, false)));
+        assert_eq!(at("/subscriptions/s"), Some((rg, true)));
+        assert_eq!(at("/"), Some((rg, true)));
+        // Neither above nor within the group: nothing read applies.
+        assert_eq!(
+            at("/subscriptions/s/resourceGroups/sibling/providers/x/y/z"),
+            None
+        );
+        assert_eq!(at("/subscriptions/other"), None);
+        assert_eq!(at("/subscriptions/s/resourceGroups/rg2"), None);
     }
 
     #[test]

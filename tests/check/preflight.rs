@@ -788,3 +788,97 @@ fn the_brownfield_report() {
         insta::assert_snapshot!("preflight_text_report_brownfield", out.stdout);
     });
 }
+
+/// Adds a role assignment of the vendor's role at `scope` (a template
+/// expression or ID), named `name`.
+fn assign_at(dir: &Path, scope: &str, name: &str) {
+    edit_template(dir, |t| {
+        let mut ra = t["resources"][2].clone();
+        ra["scope"] = json!(scope);
+        ra["name"] = json!(name);
+        ra.as_object_mut().unwrap().remove("dependsOn");
+        t["resources"].as_array_mut().unwrap().push(ra);
+    });
+}
+
+#[test]
+fn a_grant_below_a_subscription_scope_is_a_note_and_a_sibling_scope_is_not_judged() {
+    let Some(corpus) = corpus() else { return };
+    // At the subscription: the group's Owner may or may not hold there.
+    let dir = rendered(&[]);
+    assign_at(
+        dir.path(),
+        "[subscription().id]",
+        "[guid('at-the-subscription')]",
+    );
+    let fake = preflight_world(&corpus);
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let pre = of_rule(&list, "PRE004");
+    assert_eq!(pre.len(), 1, "{}", out.stdout);
+    assert_eq!(pre[0]["level"], "note");
+    let m = msg(pre[0]);
+    assert!(
+        m.contains(&format!(
+            "create role assignments at '/subscriptions/{SUB}'"
+        )),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!(
+            "is granted at '{}', which lies below that scope",
+            rg_id()
+        )),
+        "{m}"
+    );
+
+    // In a sibling resource group that does not exist yet: the deployment's
+    // group says nothing about it, so a Contributor there is no error about it.
+    let dir = rendered(&[]);
+    let sibling = format!(
+        "/subscriptions/{SUB}/resourceGroups/other-group/providers/Microsoft.KeyVault/vaults/kv9"
+    );
+    assign_at(dir.path(), &sibling, "[guid('in-a-sibling-group')]");
+    let fake = preflight_world(&corpus);
+    fake.route(
+        &permissions_path(&rg_id()),
+        vec![Canned::ok(permissions(&corpus, &[roles::CONTRIBUTOR]))],
+    );
+    let (_, list) = findings(&fake, dir.path(), &[]);
+    let pre = of_rule(&list, "PRE004");
+    let at_sibling: Vec<_> = pre.iter().filter(|f| msg(f).contains("kv9")).collect();
+    assert_eq!(at_sibling.len(), 1, "{pre:?}");
+    assert_eq!(at_sibling[0]["level"], "note", "{pre:?}");
+    assert!(msg(at_sibling[0]).contains("no permissions read apply at"));
+    // The template's own two assignments in the group are still errors.
+    assert_eq!(
+        pre.iter().filter(|f| f["level"] == "error").count(),
+        2,
+        "{pre:?}"
+    );
+}
+
+#[test]
+fn forbidden_vault_permissions_are_notes_for_what_is_done_there() {
+    let Some(corpus) = corpus() else { return };
+    let fake = preflight_world(&corpus);
+    fake.route(&vault_id(), vec![Canned::ok(matching_vault(&corpus))]);
+    fake.route(
+        &permissions_path(&vault_id()),
+        vec![Canned::error(403, "AuthorizationFailed")],
+    );
+    let dir = rendered(&[]);
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let pre = of_rule(&list, "PRE004");
+    // Vault, key and the two role assignments are at or below the vault.
+    assert_eq!(pre.len(), 4, "{}", out.stdout);
+    for f in &pre {
+        assert_eq!(f["level"], "note");
+        assert!(
+            msg(f).contains("403 Forbidden (AuthorizationFailed"),
+            "{}",
+            msg(f)
+        );
+    }
+}

@@ -882,3 +882,87 @@ fn forbidden_vault_permissions_are_notes_for_what_is_done_there() {
         );
     }
 }
+
+/// The rendered vault with `createMode: recover`.
+fn recovering(dir: &Path) {
+    edit_template(dir, |t| {
+        t["resources"][0]["properties"]["createMode"] = json!("recover");
+    });
+}
+
+#[test]
+fn create_mode_recover_needs_the_soft_deleted_vault() {
+    let Some(corpus) = corpus() else { return };
+    let dir = rendered(&[]);
+    recovering(dir.path());
+    let taken = json!({"nameAvailable": false, "reason": "AlreadyExists",
+                       "message": "The vault name 'sample-vault' is already in use."});
+    // None to recover: ARM fails.
+    let fake = preflight_world(&corpus);
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let pre = of_rule(&list, "PRE001");
+    assert_eq!(pre.len(), 1, "{}", out.stdout);
+    assert_eq!(pre[0]["level"], "error");
+    assert!(msg(pre[0]).contains("holds no soft-deleted vault of that name"));
+    // The soft-deleted vault is there (and holds the name): nothing to report.
+    let fake = preflight_world(&corpus);
+    fake.route(&deleted_path(), vec![Canned::ok(deleted_vault(&corpus))]);
+    fake.name_answer(VAULT, taken.clone());
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert!(of_rule(&list, "PRE001").is_empty(), "{}", out.stdout);
+    // The list cannot be read: a note, not "already taken".
+    let fake = preflight_world(&corpus);
+    fake.route(
+        &deleted_path(),
+        vec![Canned::error(403, "AuthorizationFailed")],
+    );
+    fake.name_answer(VAULT, taken);
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    let pre = of_rule(&list, "PRE001");
+    assert_eq!(pre.len(), 1, "{}", out.stdout);
+    assert_eq!(pre[0]["level"], "note", "{}", out.stdout);
+    let m = msg(pre[0]);
+    assert!(m.contains("sets createMode 'recover'"), "{m}");
+    assert!(
+        m.contains("deletedVaults/read"),
+        "names the permission: {m}"
+    );
+    assert!(!m.contains("already taken"), "{m}");
+}
+
+#[test]
+fn unreadable_soft_deleted_vaults_and_invalid_names() {
+    let Some(corpus) = corpus() else { return };
+    let dir = rendered(&[]);
+    // The name is free, but a soft-deleted vault would still hold it.
+    let fake = preflight_world(&corpus);
+    fake.route(
+        &deleted_path(),
+        vec![Canned::error(403, "AuthorizationFailed")],
+    );
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let pre = of_rule(&list, "PRE001");
+    assert_eq!(pre.len(), 1, "{}", out.stdout);
+    assert_eq!(pre[0]["level"], "note");
+    assert!(msg(pre[0]).contains("whether a soft-deleted vault holds the name"));
+    assert!(msg(pre[0]).contains("403 Forbidden (AuthorizationFailed"));
+    // ARM finds the name invalid.
+    let fake = preflight_world(&corpus);
+    fake.name_answer(
+        VAULT,
+        json!({"nameAvailable": false, "reason": "AccountNameInvalid",
+               "message": "Vault name must be between 3-24 alphanumeric characters."}),
+    );
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let pre = of_rule(&list, "PRE001");
+    assert_eq!(pre.len(), 1, "{}", out.stdout);
+    assert_eq!(pre[0]["level"], "error");
+    assert!(
+        msg(pre[0]).contains("is not valid (AccountNameInvalid: Vault name must be"),
+        "{}",
+        msg(pre[0])
+    );
+}

@@ -966,3 +966,29 @@ fn unreadable_soft_deleted_vaults_and_invalid_names() {
         msg(pre[0])
     );
 }
+
+#[test]
+fn values_left_to_the_deployment_are_not_claimed_as_changes() {
+    let Some(corpus) = corpus() else { return };
+    let fake = preflight_world(&corpus);
+    fake.route(&vault_id(), vec![Canned::ok(existing_vault(&corpus))]);
+    let dir = rendered(&[]);
+    // An if() on reference(): one of two values, decided only by the deployment.
+    let on_vnet = "reference(resourceId('Microsoft.Network/virtualNetworks', 'vnet1'), '2023-04-01').enableDdosProtection";
+    edit_template(dir.path(), |t| {
+        let v = &mut t["resources"][0];
+        v["tags"] = json!({"costCenter": "4711"});
+        let p = &mut v["properties"];
+        p["publicNetworkAccess"] = json!(format!("[if({on_vnet}, 'Disabled', 'Enabled')]"));
+        p["networkAcls"] = json!({"bypass": "AzureServices",
+            "defaultAction": format!("[if({on_vnet}, 'Deny', 'Allow')]"),
+            "ipRules": [{"value": "203.0.113.7"}]});
+        // The retention and permission model left out: not claimed either.
+        p.as_object_mut()
+            .unwrap()
+            .remove("softDeleteRetentionInDays");
+        p.as_object_mut().unwrap().remove("enableRbacAuthorization");
+    });
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert!(of_rule(&list, "PRE002").is_empty(), "{}", out.stdout);
+}

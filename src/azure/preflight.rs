@@ -219,6 +219,24 @@ pub struct DeletedVault {
     pub purge_protection_enabled: Option<bool>,
 }
 
+impl DeletedVault {
+    /// True when this was the vault `name`: by its `name`, or by the last segment
+    /// of the vault's own ID or of its `deletedVaults` ID (the REST example's
+    /// `name` differs from both).
+    pub fn names(&self, name: &str) -> bool {
+        let last = |id: &str| {
+            id.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .map(str::to_string)
+        };
+        std::iter::once(Some(self.name.clone()))
+            .chain([self.vault_id.as_deref().and_then(last), last(&self.id)])
+            .flatten()
+            .any(|n| n.eq_ignore_ascii_case(name))
+    }
+}
+
 /// One vault of the template as Azure knows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -985,12 +1003,9 @@ pub async fn read_state<R: AzureReader>(
                 .remove(&v.id)
                 .unwrap_or_else(|| missing("the name's availability")),
             deleted: match deleted.get(&v.subscription) {
-                Some(Read::Known(list)) => Read::Known(
-                    list.iter()
-                        .filter(|d| d.name.eq_ignore_ascii_case(&v.name))
-                        .cloned()
-                        .collect(),
-                ),
+                Some(Read::Known(list)) => {
+                    Read::Known(list.iter().filter(|d| d.names(&v.name)).cloned().collect())
+                }
                 Some(Read::Unknown(why)) => Read::Unknown(why.clone()),
                 None => missing("the soft-deleted vaults"),
             },

@@ -992,3 +992,28 @@ fn values_left_to_the_deployment_are_not_claimed_as_changes() {
     let (out, list) = findings(&fake, dir.path(), &[]);
     assert!(of_rule(&list, "PRE002").is_empty(), "{}", out.stdout);
 }
+
+#[test]
+fn a_soft_deleted_vault_is_found_by_its_vault_id_too() {
+    let Some(corpus) = corpus() else { return };
+    let fake = preflight_world(&corpus);
+    // The listDeletedVaults example as it is: its `name` is not the vault's name,
+    // the last segment of its vaultId (and id) is.
+    let mut list = example(&corpus, ex_pre::DELETED_LIST);
+    list.as_object_mut().unwrap().remove("nextLink");
+    assert_ne!(list["value"][0]["name"], VAULT);
+    fake.route(&deleted_path(), vec![Canned::ok(list)]);
+    fake.name_answer(
+        VAULT,
+        json!({"nameAvailable": false, "reason": "AlreadyExists"}),
+    );
+    let dir = rendered(&[]);
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    let pre = of_rule(&list, "PRE001");
+    assert_eq!(pre.len(), 1, "{}", out.stdout);
+    assert!(
+        msg(pre[0]).contains("held by a soft-deleted vault"),
+        "{}",
+        msg(pre[0])
+    );
+}

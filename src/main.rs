@@ -307,6 +307,15 @@ struct PreflightArgs {
     /// Azure Resource Manager endpoint (http only on loopback).
     #[arg(long, value_name = "URL")]
     arm_endpoint: Option<String>,
+    /// Accepted as check takes it (http only on loopback) and unused: preflight calls only Azure Resource Manager.
+    #[arg(long, value_name = "URL")]
+    vault_endpoint: Option<String>,
+    /// Accepted as check takes it (http only on loopback) and unused: preflight calls only Azure Resource Manager.
+    #[arg(long, value_name = "URL")]
+    graph_endpoint: Option<String>,
+    /// The tenant the vault must trust (CMK016) [default: the subscription's tenant]; the template is still expanded with the subscription's real tenant.
+    #[arg(long, value_name = "GUID")]
+    tenant_id: Option<String>,
     /// Credential source: default (environment, then Azure CLI, then managed identity), env, cli, managed-identity.
     #[arg(long, value_name = "SOURCE", default_value = "default")]
     auth: String,
@@ -327,13 +336,15 @@ fn run_preflight(args: &PreflightArgs) -> anyhow::Result<u8> {
         auth: args.auth.parse()?,
         cloud: args.cloud.parse()?,
         arm_endpoint: args.arm_endpoint.clone(),
+        vault_endpoint: args.vault_endpoint.clone(),
+        graph_endpoint: args.graph_endpoint.clone(),
         timeout: cmek_arm::check::parse_timeout(&args.timeout)?,
         deadline: args
             .deadline
             .as_deref()
             .map(cmek_arm::check::parse_deadline)
             .transpose()?,
-        flags: args.rules.flags(None),
+        flags: args.rules.flags(args.tenant_id.clone()),
     };
     let result = cmek_arm::preflight::run(&opts)?;
     let stdout = std::io::stdout();

@@ -46,6 +46,11 @@ pub struct PreflightOptions {
     pub cloud: Cloud,
     /// `--arm-endpoint`.
     pub arm_endpoint: Option<String>,
+    /// `--vault-endpoint`: checked as `check` checks it, unused (preflight
+    /// calls only ARM).
+    pub vault_endpoint: Option<String>,
+    /// `--graph-endpoint`: checked as `check` checks it, unused.
+    pub graph_endpoint: Option<String>,
     /// Per-request timeout (headers and the whole body).
     pub timeout: Duration,
     /// `--deadline`: every read of the run, retries included; `None` for
@@ -104,9 +109,15 @@ impl PreflightOptions {
             .unwrap_or_else(|| default_deadline(self.timeout))
     }
 
-    /// The endpoints these options select (only ARM is called).
+    /// The endpoints these options select (only ARM is called; the others are
+    /// taken, and held to check's rules, so that check's flags work here too).
     pub fn endpoints(&self) -> Result<Endpoints, Error> {
-        Endpoints::new(self.cloud, self.arm_endpoint.as_deref(), None, None)
+        Endpoints::new(
+            self.cloud,
+            self.arm_endpoint.as_deref(),
+            self.vault_endpoint.as_deref(),
+            self.graph_endpoint.as_deref(),
+        )
     }
 
     /// `deployment().name`.

@@ -1017,3 +1017,32 @@ fn a_soft_deleted_vault_is_found_by_its_vault_id_too() {
         msg(pre[0])
     );
 }
+
+#[test]
+fn checks_endpoint_and_tenant_flags_are_taken() {
+    let Some(corpus) = corpus() else { return };
+    let fake = preflight_world(&corpus);
+    // Data plane and Graph elsewhere: preflight calls only ARM.
+    let elsewhere = Fake::start();
+    let dir = rendered(&[]);
+    let other_tenant = "99999999-9999-4999-8999-999999999999";
+    let (out, list) = findings(
+        &fake,
+        dir.path(),
+        &[
+            "--vault-endpoint",
+            &elsewhere.url,
+            "--graph-endpoint",
+            &elsewhere.url,
+            "--tenant-id",
+            other_tenant,
+        ],
+    );
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
+    // CMK016 compares the vault's tenant (the subscription's, as expanded) with --tenant-id.
+    let cmk016 = of_rule(&list, "CMK016");
+    assert_eq!(cmk016.len(), 1, "{}", out.stdout);
+    assert!(msg(cmk016[0]).contains(other_tenant), "{}", msg(cmk016[0]));
+    assert!(msg(cmk016[0]).contains(TENANT), "{}", msg(cmk016[0]));
+}

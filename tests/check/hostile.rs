@@ -542,8 +542,9 @@ pub fn page_of(
     let mut page = json!({ "value": items });
     if let Some(n) = next {
         page["nextLink"] = json!(format!(
-            "{}{path}?api-version=2022-04-01&$skiptoken={n}",
-            fake.url.trim_end_matches('/')
+            "{}{path}?api-version={}&$skiptoken={n}",
+            fake.url.trim_end_matches('/'),
+            api_version_for(path).unwrap_or("2022-04-01")
         ));
     }
     Canned::ok(page)

@@ -4,7 +4,7 @@
 //! test asserts none arrived).
 
 use super::cli::{run_raw_in, Out};
-use super::fake::*;
+use super::fake::{self, *};
 use serde_json::{json, Value as Json};
 use std::path::Path;
 use std::process::Command;
@@ -532,12 +532,7 @@ fn hand_made_role_assignment_with_a_random_name_conflicts() {
 fn unregistered_provider_warns_only_when_the_caller_may_not_register_it() {
     let Some(corpus) = corpus() else { return };
     let dir = rendered(&[]);
-    let unregistered = |fake: &Fake| {
-        let mut provider = example(&corpus, ex_pre::PROVIDER);
-        provider["namespace"] = json!("Microsoft.KeyVault");
-        provider["registrationState"] = json!("NotRegistered");
-        fake.route(&provider_path(), vec![Canned::ok(provider)]);
-    };
+    let unregistered = |fake: &Fake| fake.provider_state(&corpus, "NotRegistered");
     // A custom role scoped to what the deployment writes: no register/action.
     let fake = preflight_world(&corpus);
     unregistered(&fake);
@@ -777,10 +772,7 @@ fn the_brownfield_report() {
         &ra_path_at(&key_id()),
         vec![Canned::ok(json!({"value": [hand]}))],
     );
-    let mut provider = example(&corpus, ex_pre::PROVIDER);
-    provider["namespace"] = json!("Microsoft.KeyVault");
-    provider["registrationState"] = json!("NotRegistered");
-    fake.route(&provider_path(), vec![Canned::ok(provider)]);
+    fake.provider_state(&corpus, "NotRegistered");
     let dir = rendered(&[]);
     let out = preflight(&fake, dir.path(), &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
@@ -1045,4 +1037,101 @@ fn checks_endpoint_and_tenant_flags_are_taken() {
     assert_eq!(cmk016.len(), 1, "{}", out.stdout);
     assert!(msg(cmk016[0]).contains(other_tenant), "{}", msg(cmk016[0]));
     assert!(msg(cmk016[0]).contains(TENANT), "{}", msg(cmk016[0]));
+}
+
+/// The status line of one raw request to the fake, authorised as the readers are.
+fn raw_status(fake: &Fake, method: &str, path_and_query: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = fake.host();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_fake_takes_one_api_version_per_family_of_paths() {
+    let Some(corpus) = corpus() else { return };
+    let fake = preflight_world(&corpus);
+    fake.route(&vault_id(), vec![Canned::ok(existing_vault(&corpus))]);
+    let ok = "HTTP/1.1 200";
+    let refused = "HTTP/1.1 400";
+    for (path, right, wrong) in [
+        (vault_id(), "2025-05-01", "2022-04-01"),
+        (deleted_path(), "2025-05-01", "2025-04-01"),
+        (permissions_path(&rg_id()), "2022-04-01", "2025-05-01"),
+        (provider_path(), "2025-04-01", "2025-05-01"),
+        (rg_id(), "2025-04-01", "2022-12-01"),
+        (format!("/subscriptions/{SUB}"), "2022-12-01", "2025-04-01"),
+    ] {
+        let at = |v: &str| raw_status(&fake, "GET", &format!("{path}?api-version={v}"), "");
+        assert!(at(right).starts_with(ok), "{path} {right}: {}", at(right));
+        assert!(
+            at(wrong).starts_with(refused),
+            "{path} {wrong}: {}",
+            at(wrong)
+        );
+    }
+    assert_eq!(
+        fake::api_version_for(&ra_path_at(&key_id())),
+        Some("2022-04-01")
+    );
+    assert_eq!(
+        fake::api_version_for(&deployment_path("d")),
+        Some("2024-03-01")
+    );
+    assert_eq!(fake::api_version_for(&rotation_path()), Some("7.5"));
+}
+
+#[test]
+fn name_checks_are_answered_for_the_subscription_in_the_path() {
+    let Some(corpus) = corpus() else { return };
+    const OTHER_SUB: &str = "11111111-1111-4111-8111-111111111111";
+    let fake = preflight_world(&corpus);
+    let body = json!({"name": VAULT, "type": "Microsoft.KeyVault/vaults"}).to_string();
+    let check_in = |sub: &str| {
+        raw_status(
+            &fake,
+            "POST",
+            &format!(
+                "/subscriptions/{sub}/providers/Microsoft.KeyVault/checkNameAvailability?api-version=2025-05-01"
+            ),
+            &body,
+        )
+    };
+    assert!(check_in(SUB).starts_with("HTTP/1.1 200"));
+    assert!(
+        check_in(OTHER_SUB).starts_with("HTTP/1.1 404"),
+        "{}",
+        check_in(OTHER_SUB)
+    );
+    // The name taken in another subscription's answer is not this deployment's answer.
+    fake.name_answer_in(
+        OTHER_SUB,
+        VAULT,
+        json!({"nameAvailable": false, "reason": "AlreadyExists"}),
+    );
+    let dir = rendered(&[]);
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(of_rule(&list, "PRE001").is_empty(), "{}", out.stdout);
+    let posted: Vec<_> = fake
+        .seen()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/checkNameAvailability"))
+        .map(|r| r.path)
+        .collect();
+    assert!(
+        posted
+            .iter()
+            .any(|p| p.starts_with(&format!("/subscriptions/{SUB}/"))),
+        "{posted:?}"
+    );
 }

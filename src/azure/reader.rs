@@ -451,6 +451,9 @@ pub(crate) async fn list_pages<R: AzureReader, T>(
                 endpoints.arm.origin().ascii_serialization()
             )));
         }
+        if page_no == budget.pages {
+            break;
+        }
         drop(page);
         call = Call::get(Api::Arm, url);
         reply = reader
@@ -1422,7 +1425,7 @@ mod tests {
             .collect();
         let (got, asked) = listed(json!({"value": [], "nextLink": next(1)}), rest, small);
         assert!(got.unwrap_err().to_string().contains("more than 3 pages"));
-        assert_eq!(asked.len(), 3);
+        assert_eq!(asked.len(), 2, "pages 2 and 3, not a fourth");
     }
 
     #[test]

@@ -597,3 +597,26 @@ fn a_list_has_one_budget_for_all_its_pages() {
         assert_eq!(fake.count(&ra_path()), 2, "no third page was asked for");
     }
 }
+
+#[test]
+fn an_endless_next_link_ends_at_the_page_bound() {
+    let Some(dir) = corpus() else { return };
+    let fake = compliant(&dir);
+    // Every page points to itself.
+    let good = assignment(&dir, "a1", ROLE_CSEU, SP_OBJECT, &key_id());
+    fake.route(
+        &ra_path(),
+        vec![page_of(&fake, &ra_path(), vec![good.clone()], Some(1))],
+    );
+    fake.route(
+        &format!("{}#1", ra_path()),
+        vec![page_of(&fake, &ra_path(), vec![good], Some(1))],
+    );
+    let out = check(&fake, &[]);
+    exit_3_naming(&out, &["listing role assignments: more than 200 pages"]);
+    assert_eq!(
+        fake.count(&ra_path()),
+        200,
+        "the first page and 199 more, no 201st"
+    );
+}

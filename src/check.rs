@@ -8,7 +8,7 @@
 
 use crate::azure::credentials::{AuthMode, Credential};
 use crate::azure::endpoints::{Cloud, Endpoints};
-use crate::azure::http::{self, HttpReader, RetryPolicy};
+use crate::azure::http::{self, HttpReader};
 use crate::azure::reader::{self, Concurrency, Target};
 pub use crate::azure::reader::{LiveState, ProblemKind, ReadProblem};
 use crate::diag::{Diagnostic, Level, Location};
@@ -196,34 +196,17 @@ pub fn run_with(
 ) -> Result<LiveState, Error> {
     opts.validate()?;
     let endpoints = opts.endpoints()?;
-    let deadline = opts.deadline();
-    let reader = HttpReader::new(
-        http::new_http_client()?,
-        credential,
-        endpoints.clone(),
-        opts.timeout,
-        RetryPolicy::default(),
-    )
-    .with_deadline(deadline);
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let reader = HttpReader::for_run(credential, endpoints.clone(), opts.timeout, opts.deadline())?;
+    let rt = runtime()?;
+    rt.block_on(reader.within_deadline(reader::read(&reader, &endpoints, &opts.target, mode)))
+}
+
+/// The single-threaded runtime a run's reads share.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-    // Every wait inside the reader already ends at the deadline, naming its call;
-    // this is the guarantee for the run as a whole (the reader's clock started
-    // first, so on a tie its message wins).
-    let read = reader::read(&reader, &endpoints, &opts.target, mode);
-    rt.block_on(async {
-        tokio::time::timeout(deadline, read)
-            .await
-            .unwrap_or_else(|_| {
-                Err(Error::Azure(format!(
-                    "check did not finish within its overall deadline of {} s (--deadline); \
-                 try again later or raise --deadline",
-                    deadline.as_secs_f64()
-                )))
-            })
-    })
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
 }
 
 /// The findings of a live read: every CMEK rule over the model, the read

@@ -67,5 +67,16 @@ pub fn man_page(cmd: Command) -> std::io::Result<String> {
             }
         }
     }
-    Ok(page)
+    // roff input is read as Latin-1 unless told otherwise: any other character
+    // goes in as a named Unicode escape, which every groff/mandoc renders.
+    Ok(page
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                format!("\\[u{:04X}]", u32::from(c))
+            }
+        })
+        .collect())
 }

@@ -416,15 +416,27 @@ struct PreflightArgs {
     /// Print what was read (context, template resources, vaults, role assignments, permissions) as JSON instead of the report.
     #[arg(long)]
     show_state: bool,
-    /// Per-request timeout in seconds.
+    /// Per-request timeout in seconds, from sending the request to the last byte of the answer.
     #[arg(long, value_name = "SECONDS", default_value = "30")]
     timeout: String,
+    /// Overall deadline in seconds for every read from Azure, retries and their waits included (not the template's expansion); past it, preflight stops with exit 3 naming the call it was waiting for [default: eight times --timeout, at least 120].
+    #[arg(long, value_name = "SECONDS")]
+    deadline: Option<String>,
     /// Cloud: public, usgov or china.
     #[arg(long, value_name = "CLOUD", default_value = "public")]
     cloud: String,
     /// Azure Resource Manager endpoint (http only on loopback).
     #[arg(long, value_name = "URL")]
     arm_endpoint: Option<String>,
+    /// Accepted as check takes it (http only on loopback) and unused: preflight calls only Azure Resource Manager.
+    #[arg(long, value_name = "URL")]
+    vault_endpoint: Option<String>,
+    /// Accepted as check takes it (http only on loopback) and unused: preflight calls only Azure Resource Manager.
+    #[arg(long, value_name = "URL")]
+    graph_endpoint: Option<String>,
+    /// The tenant the vault must trust (CMK016) [default: the subscription's tenant]; the template is still expanded with the subscription's real tenant.
+    #[arg(long, value_name = "GUID")]
+    tenant_id: Option<String>,
     /// Credential source: default (environment, then Azure CLI, then managed identity), env, cli, managed-identity.
     #[arg(long, value_name = "SOURCE", default_value = "default")]
     auth: String,
@@ -445,8 +457,15 @@ fn run_preflight(args: &PreflightArgs) -> anyhow::Result<u8> {
         auth: args.auth.parse()?,
         cloud: args.cloud.parse()?,
         arm_endpoint: args.arm_endpoint.clone(),
+        vault_endpoint: args.vault_endpoint.clone(),
+        graph_endpoint: args.graph_endpoint.clone(),
         timeout: cmek_arm::check::parse_timeout(&args.timeout)?,
-        flags: args.rules.flags(None),
+        deadline: args
+            .deadline
+            .as_deref()
+            .map(cmek_arm::check::parse_deadline)
+            .transpose()?,
+        flags: args.rules.flags(args.tenant_id.clone()),
     };
     let result = cmek_arm::preflight::run(&opts)?;
     let stdout = std::io::stdout();

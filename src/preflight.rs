@@ -11,10 +11,10 @@
 use crate::arm::expand::Context;
 use crate::azure::credentials::{AuthMode, Credential};
 use crate::azure::endpoints::{Cloud, Endpoints};
-use crate::azure::http::{self, HttpReader, RetryPolicy};
+use crate::azure::http::{self, HttpReader};
 use crate::azure::preflight::{
     self, assignment_scope, normalize_scope, readable_scope, resource_group_of, tidy_scope,
-    DeployContext, PreflightState, Targets, VaultTarget, MAX_SCOPES, MAX_VAULTS,
+    DeployContext, IdScope, PreflightState, Targets, VaultTarget, MAX_SCOPES, MAX_VAULTS,
 };
 use crate::check::{check_resource_group, check_subscription};
 use crate::error::Error;
@@ -46,10 +46,34 @@ pub struct PreflightOptions {
     pub cloud: Cloud,
     /// `--arm-endpoint`.
     pub arm_endpoint: Option<String>,
-    /// Per-request timeout.
+    /// `--vault-endpoint`: checked as `check` checks it, unused (preflight
+    /// calls only ARM).
+    pub vault_endpoint: Option<String>,
+    /// `--graph-endpoint`: checked as `check` checks it, unused.
+    pub graph_endpoint: Option<String>,
+    /// Per-request timeout (headers and the whole body).
     pub timeout: Duration,
+    /// `--deadline`: every read of the run, retries included; `None` for
+    /// [`default_deadline`].
+    pub deadline: Option<Duration>,
     /// The rule context and suppressions, as `validate` takes them.
     pub flags: Flags,
+}
+
+/// The deadline of a preflight run without `--deadline`: eight `--timeout`s, at
+/// least 120 s (240 s with the default 30 s timeout).
+///
+/// check's four waits do not fit: preflight reads the token, then the context
+/// (group, subscription and provider at once), then, after expanding the
+/// template, up to [`MAX_VAULTS`]·2 + 2·[`MAX_SCOPES`] + a few lists, eight at a
+/// time. A rendered template needs seven of those (one round), so eight
+/// timeouts let the token, the context and six rounds each wait their full
+/// `--timeout` (a template of five vaults even when every answer is slow). A
+/// healthy run takes seconds: this only ends runs a slow or hostile server
+/// holds, and the floor leaves room for throttling retries with a short
+/// `--timeout`. The template's expansion is not counted (see [`run_with`]).
+pub fn default_deadline(timeout: Duration) -> Duration {
+    timeout.saturating_mul(8).max(Duration::from_secs(120))
 }
 
 impl PreflightOptions {
@@ -79,9 +103,21 @@ impl PreflightOptions {
         Ok(())
     }
 
-    /// The endpoints these options select (only ARM is called).
+    /// The deadline of the run: `--deadline`, else [`default_deadline`].
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+            .unwrap_or_else(|| default_deadline(self.timeout))
+    }
+
+    /// The endpoints these options select (only ARM is called; the others are
+    /// taken, and held to check's rules, so that check's flags work here too).
     pub fn endpoints(&self) -> Result<Endpoints, Error> {
-        Endpoints::new(self.cloud, self.arm_endpoint.as_deref(), None, None)
+        Endpoints::new(
+            self.cloud,
+            self.arm_endpoint.as_deref(),
+            self.vault_endpoint.as_deref(),
+            self.graph_endpoint.as_deref(),
+        )
     }
 
     /// `deployment().name`.
@@ -118,27 +154,18 @@ pub fn run(opts: &PreflightOptions) -> Result<Preflight, Error> {
 pub fn run_with(opts: &PreflightOptions, credential: Credential) -> Result<Preflight, Error> {
     opts.validate()?;
     let endpoints = opts.endpoints()?;
-    // Every wait ends at check's default deadline for this --timeout (see
-    // `check::default_deadline`): a slow or hostile server cannot hold preflight.
-    let reader = HttpReader::new(
-        http::new_http_client()?,
-        credential,
-        endpoints.clone(),
-        opts.timeout,
-        RetryPolicy::default(),
-    )
-    .with_deadline(crate::check::default_deadline(opts.timeout));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-    let basics = rt.block_on(preflight::read_basics(
+    // Every wait ends at the deadline: a slow or hostile server cannot hold preflight.
+    let mut reader =
+        HttpReader::for_run(credential, endpoints.clone(), opts.timeout, opts.deadline())?;
+    let rt = crate::check::runtime()?;
+    let basics = rt.block_on(reader.within_deadline(preflight::read_basics(
         &reader,
         &endpoints,
         &opts.subscription,
         &opts.resource_group,
         &opts.deployment_name(),
-    ))?;
+    )))?;
+    let expanding = std::time::Instant::now();
 
     // The template, expanded with the real context, through validate's own pipeline.
     let mut flags = opts.flags.clone();
@@ -154,10 +181,12 @@ pub fn run_with(opts: &PreflightOptions, credential: Credential) -> Result<Prefl
     };
     let collected = validate::collect(std::slice::from_ref(&opts.template), &options, &settings)?;
 
+    // The deadline bounds the waits for Azure; the expansion has its own budget.
+    reader.pause_deadline(expanding.elapsed());
     let (targets, not_read) = targets(&collected.deployment, &basics.context);
-    let state = rt.block_on(preflight::read_state(
+    let state = rt.block_on(reader.within_deadline(preflight::read_state(
         &reader, &endpoints, basics, &targets, not_read,
-    ))?;
+    )))?;
     let found = rules::check_preflight(&PreflightInput {
         deployment: &collected.deployment,
         state: &state,
@@ -185,13 +214,6 @@ pub fn context(c: &DeployContext) -> Context {
 
 fn same_scope(a: &str, b: &str) -> bool {
     normalize_scope(a) == normalize_scope(b)
-}
-
-/// The segment after `/subscriptions/` in a resource ID.
-fn subscription_of(id: &str) -> Option<&str> {
-    let mut segs = id.split('/');
-    segs.find(|s| s.eq_ignore_ascii_case("subscriptions"))?;
-    segs.next().filter(|s| !s.is_empty())
 }
 
 /// What to read for the template's resources, within the bounds; what is left out
@@ -231,7 +253,8 @@ pub fn targets(dep: &Deployment, ctx: &DeployContext) -> (Targets, Vec<String>) 
             ));
             continue;
         }
-        let subscription = subscription_of(&id)
+        let subscription = IdScope::of(&id)
+            .subscription
             .unwrap_or(&ctx.subscription_id)
             .to_string();
         permission_scopes.extend(resource_group_of(&id));
@@ -333,6 +356,23 @@ mod tests {
     fn with_id(mut r: crate::model::Resource, id: &str) -> crate::model::Resource {
         r.id = Value::String(id.into());
         r
+    }
+
+    #[test]
+    fn default_deadline_fits_preflights_reads() {
+        assert_eq!(
+            default_deadline(Duration::from_secs(30)),
+            Duration::from_secs(240)
+        );
+        assert_eq!(
+            default_deadline(Duration::from_secs(1)),
+            Duration::from_secs(120)
+        );
+        // More than check's for the same timeout: preflight makes more rounds of reads.
+        assert!(
+            default_deadline(Duration::from_secs(30))
+                > crate::check::default_deadline(Duration::from_secs(30))
+        );
     }
 
     #[test]

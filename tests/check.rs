@@ -11,6 +11,7 @@ mod check {
     mod hostile;
     mod parsing;
     mod preflight;
+    mod preflight_hostile;
     mod rules;
     mod scenarios;
     mod sdk_urls;

@@ -113,15 +113,20 @@ pub(crate) struct Deadline {
     pub(crate) at: Instant,
     /// Its length, for messages.
     pub(crate) total: Duration,
-    /// Whose deadline it is, for messages ("check's overall deadline").
+    /// Whose deadline it is, for messages ("the run's overall deadline").
     pub(crate) whose: &'static str,
 }
 
 impl Deadline {
     /// A deadline `total` from now.
     pub(crate) fn after(total: Duration, whose: &'static str) -> Self {
+        let now = Instant::now();
         Deadline {
-            at: Instant::now() + total,
+            // Durations come from bounded flags; an overflow is no reason to panic.
+            at: now
+                .checked_add(total)
+                .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+                .unwrap_or(now),
             total,
             whose,
         }
@@ -148,7 +153,7 @@ impl Deadline {
         CallError::Deadline {
             call,
             seconds: deadline.map_or(0.0, |d| d.total.as_secs_f64()),
-            whose: deadline.map_or("check's overall deadline", |d| d.whose),
+            whose: deadline.map_or("the run's overall deadline", |d| d.whose),
             during,
         }
     }
@@ -322,10 +327,62 @@ impl HttpReader {
 
     /// Ends every call, retry and token request `total` from now: after that a
     /// call fails with [`CallError::Deadline`] instead of being sent or waited for.
+    /// A `total` beyond what the clock can represent is no deadline.
     #[must_use]
     pub fn with_deadline(mut self, total: Duration) -> Self {
-        self.deadline = Some(Deadline::after(total, "check's overall deadline"));
+        self.deadline = Some(Deadline::after(total, "the run's overall deadline"));
         self
+    }
+
+    /// The reader of a `check` or `preflight` run: the bounded client
+    /// ([`new_http_client`]), `timeout` per request, the default retries, and
+    /// every wait ending `deadline` from now.
+    pub fn for_run(
+        credential: Credential,
+        endpoints: Endpoints,
+        timeout: Duration,
+        deadline: Duration,
+    ) -> Result<Self, crate::error::Error> {
+        Ok(HttpReader::new(
+            new_http_client()?,
+            credential,
+            endpoints,
+            timeout,
+            RetryPolicy::default(),
+        )
+        .with_deadline(deadline))
+    }
+
+    /// Moves the deadline `paused` later: time spent on work that waits for no
+    /// server (preflight expanding the template between its reads) is not
+    /// Azure's to use up.
+    pub fn pause_deadline(&mut self, paused: Duration) {
+        if let Some(d) = self.deadline {
+            self.deadline = d.at.checked_add(paused).map(|at| Deadline { at, ..d });
+        }
+    }
+
+    /// Runs `work` (reads through this reader) to its end or to the deadline,
+    /// whichever comes first. Every wait inside the reader already ends at the
+    /// deadline, naming its call; this is the guarantee for the run as a whole.
+    pub async fn within_deadline<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, crate::error::Error>>,
+    ) -> Result<T, crate::error::Error> {
+        let Some(d) = self.deadline else {
+            return work.await;
+        };
+        // The reader's own waits end at the deadline itself; a moment later,
+        // their message (naming the call) has been returned and wins.
+        let end = d.at.checked_add(Duration::from_millis(250)).unwrap_or(d.at);
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(end), work).await {
+            Ok(result) => result,
+            Err(_) => Err(crate::error::Error::Azure(format!(
+                "the run did not finish within its overall deadline of {} s (--deadline); try \
+                 again later or raise --deadline",
+                d.total.as_secs_f64()
+            ))),
+        }
     }
 
     /// Caps bodies at `max_body` bytes instead of [`MAX_BODY`] (a client from
@@ -791,6 +848,17 @@ mod tests {
         );
         let reader = reader.with_deadline(Duration::ZERO);
         assert_eq!(reader.budget(Duration::from_secs(1)), None);
+        // Time that waits for no server moves the deadline.
+        let mut reader = reader.with_deadline(Duration::from_secs(5));
+        reader.pause_deadline(Duration::from_secs(10));
+        let (d, by_deadline) = reader.budget(Duration::from_secs(30)).unwrap();
+        assert!(by_deadline && d > Duration::from_secs(10), "{d:?}");
+        // Too far to represent: no deadline, and no overflow panic.
+        let reader = reader.with_deadline(Duration::MAX);
+        assert_eq!(
+            reader.budget(Duration::from_secs(1)),
+            Some((Duration::from_secs(1), false))
+        );
     }
 
     #[test]

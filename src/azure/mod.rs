@@ -141,16 +141,25 @@ impl fmt::Display for BodyError {
             BodyError::NotJson(e) => write!(f, "is not JSON ({e})"),
             BodyError::TooManyValues => write!(
                 f,
-                "holds more than {MAX_JSON_VALUES} JSON values (check's cap on any Azure answer)"
+                "holds more than {MAX_JSON_VALUES} JSON values (the cap on any Azure answer)"
             ),
         }
     }
 }
 
-/// True when `body` holds at most `max` JSON values. An upper bound found without
-/// parsing: every value after the first follows a ',' or opens an array or object.
+/// True when `body` holds at most `max` JSON values.
 fn values_at_most(body: &[u8], max: usize) -> bool {
+    count_values(body, max).is_some()
+}
+
+/// How many JSON values `body` holds, or `None` as soon as that is more than
+/// `max`. An upper bound found without parsing: every value after the first
+/// follows a ',' or opens an array or object.
+pub(crate) fn count_values(body: &[u8], max: usize) -> Option<usize> {
     let mut n = 1usize;
+    if n > max {
+        return None;
+    }
     let (mut in_string, mut escaped) = (false, false);
     for &b in body {
         if in_string {
@@ -168,13 +177,13 @@ fn values_at_most(body: &[u8], max: usize) -> bool {
             b',' | b'[' | b'{' => {
                 n += 1;
                 if n > max {
-                    return false;
+                    return None;
                 }
             }
             _ => {}
         }
     }
-    true
+    Some(n)
 }
 
 impl Reply {
@@ -188,15 +197,56 @@ impl Reply {
     }
 
     /// The Azure error `code` and `message` in the body, if any (ARM, Graph and the
-    /// data plane all use `{"error": {"code", "message"}}`).
+    /// data plane all use `{"error": {"code", "message"}}`), as [`server_text`].
     pub fn error_text(&self) -> Option<String> {
         let v = self.json().ok()?;
         let e = v.get("error")?;
         let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
         let msg = e.get("message").and_then(|c| c.as_str()).unwrap_or("");
         let text = format!("{code}: {msg}");
-        Some(text.trim_matches([':', ' ']).chars().take(300).collect())
+        Some(server_text(text.trim_matches([':', ' '])))
     }
+
+    /// [`Reply::error_text`] as ` (text)` to append to a message, or nothing.
+    pub fn error_suffix(&self) -> String {
+        self.error_text()
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default()
+    }
+}
+
+/// Most characters of a server's text quoted in a message.
+pub const MAX_QUOTED_CHARS: usize = 200;
+
+/// Text a server sent, made fit to quote in a message: at most
+/// [`MAX_QUOTED_CHARS`] characters shown (then `…`), control characters and
+/// bidirectional overrides escaped (`\u{1b}`), so an answer can neither flood
+/// the terminal nor rewrite it.
+pub fn server_text(s: &str) -> String {
+    server_text_within(s, MAX_QUOTED_CHARS)
+}
+
+/// [`server_text`] with another length bound (for values kept, such as IDs).
+pub fn server_text_within(s: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut len = 0;
+    for c in s.chars() {
+        // Bidi embeddings, overrides and isolates reorder what a terminal shows.
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        let shown: Vec<char> = if c.is_control() || bidi {
+            c.escape_default().collect()
+        } else {
+            vec![c]
+        };
+        // The bound is on what is shown, escapes included.
+        if len + shown.len() > max_chars {
+            out.push('…');
+            break;
+        }
+        len += shown.len();
+        out.extend(shown);
+    }
+    out
 }
 
 /// A call that produced no usable HTTP response.
@@ -227,7 +277,7 @@ pub enum CallError {
         received: Option<usize>,
     },
     /// The answer was a redirect (3xx). Azure's APIs do not redirect these calls;
-    /// check never follows one, so neither the token nor anything else goes there.
+    /// none is followed, so neither the token nor anything else goes there.
     Redirect {
         /// The call ([`Call::describe`]).
         call: String,
@@ -242,7 +292,7 @@ pub enum CallError {
         call: String,
         /// The cap in bytes.
         limit: usize,
-        /// Bytes received, or announced by `Content-Length`, when check stopped.
+        /// Bytes received, or announced by `Content-Length`, when reading stopped.
         seen: u64,
         /// `seen` is the announced `Content-Length` (nothing was read).
         announced: bool,
@@ -253,7 +303,7 @@ pub enum CallError {
         call: String,
         /// The deadline in seconds.
         seconds: f64,
-        /// Whose deadline: "check's overall deadline", "this key's deadline".
+        /// Whose deadline: "the run's overall deadline", "this key's deadline".
         whose: &'static str,
         /// What the call was waiting for, e.g. "for 127.0.0.1:8080 to answer".
         during: String,
@@ -261,7 +311,7 @@ pub enum CallError {
 }
 
 impl CallError {
-    /// True when check must stop (exit 3) wherever this happens, even on a read
+    /// True when the run must stop (exit 3) wherever this happens, even on a read
     /// whose failure otherwise only leaves a rule undecided: an answer that must
     /// not be trusted (a redirect, an oversized body) or a passed deadline.
     pub fn is_fatal(&self) -> bool {
@@ -273,7 +323,7 @@ impl CallError {
 }
 
 /// `n` bytes in the unit a reader takes in at a glance.
-fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     if n >= 1 << 20 {
         format!("{n} bytes ({:.1} MiB)", n as f64 / f64::from(1u32 << 20))
     } else {
@@ -320,7 +370,7 @@ impl fmt::Display for CallError {
             } => write!(
                 f,
                 "{call} answered with a redirect (HTTP {status}) to {target}; Azure does not \
-                 redirect this call, so check does not follow it and sends nothing there. \
+                 redirect this call, so it is not followed and nothing is sent there. \
                  Check the endpoint flags (--arm-endpoint, --vault-endpoint, --graph-endpoint) \
                  and any proxy in between"
             ),
@@ -334,11 +384,11 @@ impl fmt::Display for CallError {
                 let what = if *announced {
                     format!("announced {seen}")
                 } else {
-                    format!("sent more than that: check stopped reading at {seen}")
+                    format!("sent more than that: reading stopped at {seen}")
                 };
                 write!(
                     f,
-                    "{call} answered with a body over check's cap of {} and {what}; Azure's \
+                    "{call} answered with a body over the cap of {} and {what}; Azure's \
                      answers to these reads are kilobytes, so the endpoint or a proxy in \
                      between is not Azure",
                     bytes(*limit as u64)
@@ -378,6 +428,10 @@ mod tests {
         assert!(!values_at_most(b"[1,2,3]", 3));
         // Commas and brackets inside strings (with escaped quotes) are text.
         assert!(values_at_most(br#"{"a":"x,[{,\",]"}"#, 3));
+        // Five values, counted as six: an empty object or array counts once more.
+        assert_eq!(count_values(b"[1,[2],{}]", 10), Some(6));
+        assert_eq!(count_values(b"[1,[2],{}]", 5), None);
+        assert_eq!(count_values(b"0", 0), None);
         let reply = |body: &[u8]| Reply {
             status: 200,
             body: body.to_vec(),
@@ -390,6 +444,41 @@ mod tests {
             reply(b"<html>").json(),
             Err(BodyError::NotJson(_))
         ));
+    }
+
+    #[test]
+    fn server_text_is_bounded_and_escaped() {
+        assert_eq!(server_text("plain text"), "plain text");
+        assert_eq!(
+            server_text("a\u{1b}[31mred\nnext\u{202e}"),
+            "a\\u{1b}[31mred\\nnext\\u{202e}"
+        );
+        let long = "é".repeat(5000);
+        let cut = server_text(&long);
+        assert_eq!(cut.chars().count(), MAX_QUOTED_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(server_text_within("abc", 3), "abc");
+        let reply = Reply {
+            status: 403,
+            body: serde_json::json!({"error": {"code": "Denied\u{7}",
+                "message": format!("\u{1b}]0;owned\u{7}{}", "x".repeat(10_000))}})
+            .to_string()
+            .into_bytes(),
+        };
+        let suffix = reply.error_suffix();
+        assert!(
+            suffix.starts_with(" (Denied\\u{7}: \\u{1b}]0;owned"),
+            "{suffix}"
+        );
+        assert!(!suffix.chars().any(char::is_control), "{suffix}");
+        assert!(suffix.chars().count() <= MAX_QUOTED_CHARS + 4, "{suffix}");
+        // Escapes count: a string of control characters is cut as soon.
+        assert!(server_text(&"\u{1b}".repeat(1000)).chars().count() <= MAX_QUOTED_CHARS + 1);
+        let empty = Reply {
+            status: 500,
+            body: b"<html>".to_vec(),
+        };
+        assert_eq!(empty.error_suffix(), "");
     }
 
     #[test]

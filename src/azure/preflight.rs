@@ -21,25 +21,20 @@
 use super::endpoints::Endpoints;
 use super::http::HttpReader;
 use super::reader::{
-    call_err, fail, join, json_of, str_at, AUTHORIZATION_API, KEYVAULT_API, SUBSCRIPTIONS_API,
+    call_err, expect_resource, fail, foreign, join, json_of, list_pages, str_at, subscription_call,
+    subscription_tenant, ListBudget, AUTHORIZATION_API, KEYVAULT_API,
 };
-use super::{Api, AzureReader, Call, CallError, Reply};
+use super::{server_text, server_text_within, Api, AzureReader, Call, CallError, Reply};
 use crate::error::Error;
 use base64::Engine as _;
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Serialize, Serializer};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 use std::future::Future;
-use url::Url;
 
 /// `Microsoft.Resources` api-version for resource groups and providers.
 pub const RESOURCES_API: &str = "2025-04-01";
-/// Pages followed per list before giving up (a loop guard, far above real sizes).
-const MAX_PAGES: usize = 200;
-/// Items kept per list (role assignments at a scope, permission entries,
-/// soft-deleted vaults); more is an unusable answer, not a longer wait.
-const MAX_LIST_ITEMS: usize = 20_000;
 /// Vaults of one template whose name, existence and permissions are read.
 pub const MAX_VAULTS: usize = 16;
 /// Scopes whose role assignments or permissions are read.
@@ -224,6 +219,24 @@ pub struct DeletedVault {
     pub purge_protection_enabled: Option<bool>,
 }
 
+impl DeletedVault {
+    /// True when this was the vault `name`: by its `name`, or by the last segment
+    /// of the vault's own ID or of its `deletedVaults` ID (the REST example's
+    /// `name` differs from both).
+    pub fn names(&self, name: &str) -> bool {
+        let last = |id: &str| {
+            id.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .map(str::to_string)
+        };
+        std::iter::once(Some(self.name.clone()))
+            .chain([self.vault_id.as_deref().and_then(last), last(&self.id)])
+            .flatten()
+            .any(|n| n.eq_ignore_ascii_case(name))
+    }
+}
+
 /// One vault of the template as Azure knows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -240,21 +253,8 @@ pub struct VaultState {
     pub deleted: Read<Vec<DeletedVault>>,
 }
 
-/// A role assignment that already exists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExistingAssignment {
-    /// Its resource ID.
-    pub id: String,
-    /// Its name (a GUID).
-    pub name: String,
-    /// Its role definition ID.
-    pub role_definition_id: String,
-    /// Its principal.
-    pub principal_id: String,
-    /// Its scope.
-    pub scope: String,
-}
+/// A role assignment that already exists (what the rules read of it).
+pub type ExistingAssignment = super::reader::ListedAssignment;
 
 /// The assignments found exactly at one scope.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -323,19 +323,48 @@ pub fn assignment_scope(id: &str) -> Option<String> {
     Some(tidy_scope(id.get(..i)?))
 }
 
+/// Where a resource ID (or scope) lies: its leading `/subscriptions/{s}` and
+/// `/resourceGroups/{rg}` segments, as written. The one place IDs are taken apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdScope<'a> {
+    /// The subscription, when the ID starts with `/subscriptions/{s}`.
+    pub subscription: Option<&'a str>,
+    /// The resource group, when `/resourceGroups/{rg}` follows.
+    pub resource_group: Option<&'a str>,
+}
+
+impl<'a> IdScope<'a> {
+    /// Takes `id` apart (empty segments, as in `//`, are skipped).
+    pub fn of(id: &'a str) -> Self {
+        let mut segs = id.split('/').filter(|s| !s.is_empty());
+        let (Some(subs), Some(s)) = (segs.next(), segs.next()) else {
+            return IdScope::default();
+        };
+        if !subs.eq_ignore_ascii_case("subscriptions") {
+            return IdScope::default();
+        }
+        let resource_group = match (segs.next(), segs.next()) {
+            (Some(rgs), Some(rg)) if rgs.eq_ignore_ascii_case("resourceGroups") => Some(rg),
+            _ => None,
+        };
+        IdScope {
+            subscription: Some(s),
+            resource_group,
+        }
+    }
+
+    /// `/subscriptions/{s}/resourceGroups/{rg}`, when the ID lies in a resource group.
+    pub fn resource_group_id(&self) -> Option<String> {
+        match (self.subscription, self.resource_group) {
+            (Some(s), Some(rg)) => Some(format!("/subscriptions/{s}/resourceGroups/{rg}")),
+            _ => None,
+        }
+    }
+}
+
 /// The resource group ID (`/subscriptions/s/resourceGroups/rg`, as written) a scope lies in.
 pub fn resource_group_of(scope: &str) -> Option<String> {
-    let tidy = tidy_scope(scope);
-    let parts: Vec<&str> = tidy.split('/').collect();
-    match parts.as_slice() {
-        ["", subs, s, rgs, rg, ..]
-            if subs.eq_ignore_ascii_case("subscriptions")
-                && rgs.eq_ignore_ascii_case("resourceGroups") =>
-        {
-            Some(format!("/subscriptions/{s}/resourceGroups/{rg}"))
-        }
-        _ => None,
-    }
+    IdScope::of(scope).resource_group_id()
 }
 
 /// True when `scope` is `outer` or lies below it, compared as ARM compares scopes.
@@ -431,8 +460,11 @@ impl PreflightState {
     }
 
     /// The permission list that applies at `scope`: the deepest scope read that
-    /// contains it and exists; for a scope above them all, the deployment's
-    /// resource group's list, marked `above`.
+    /// contains it and exists; for a scope the deployment's resource group lies
+    /// in (its subscription, a management group, the root), that group's list,
+    /// marked `above` (what holds above the group is at most what holds in it).
+    /// `None` for any other scope (a sibling group that does not exist yet,
+    /// another subscription): no list read says anything about it.
     pub fn permissions_for(&self, scope: &str) -> Option<Applicable<'_>> {
         let deepest = self
             .permissions
@@ -449,6 +481,9 @@ impl PreflightState {
             });
         }
         let rg = normalize_scope(&self.context.resource_group_id);
+        if !within(&rg, scope) {
+            return None;
+        }
         self.permissions
             .iter()
             .find(|p| normalize_scope(&p.scope) == rg)
@@ -469,10 +504,7 @@ fn refused_or_fail<T>(
     needs: &str,
 ) -> Result<Read<T>, Error> {
     if reply.status == 403 {
-        let detail = reply
-            .error_text()
-            .map(|t| format!(" ({t})"))
-            .unwrap_or_default();
+        let detail = reply.error_suffix();
         Ok(Read::Unknown(format!(
             "{what}: {} was refused with 403 Forbidden{detail}; reading it needs {needs}",
             call.describe()
@@ -505,14 +537,7 @@ pub async fn read_basics<R: PreflightReader>(
         Api::Arm,
         join(&endpoints.arm, &rg_path, &[("api-version", RESOURCES_API)])?,
     );
-    let sub_call = Call::get(
-        Api::Arm,
-        join(
-            &endpoints.arm,
-            &format!("subscriptions/{subscription}"),
-            &[("api-version", SUBSCRIPTIONS_API)],
-        )?,
-    );
+    let sub_call = subscription_call(endpoints, subscription)?;
     let provider_call = Call::get(
         Api::Arm,
         join(
@@ -545,9 +570,7 @@ pub async fn read_basics<R: PreflightReader>(
                  needs read access to the resource group (e.g. Reader), which deploying into \
                  it needs too",
                 rg_call.describe(),
-                rg.error_text()
-                    .map(|t| format!(" ({t})"))
-                    .unwrap_or_default()
+                rg.error_suffix()
             )))
         }
         _ => return Err(fail(&what, &rg_call, &rg, "Reader on the resource group")),
@@ -565,13 +588,7 @@ pub async fn read_basics<R: PreflightReader>(
 
     // The subscription's tenant is optional: the token's own tenant is the same
     // one whenever the token can read the subscription at all.
-    let tenant = sub
-        .ok()
-        .filter(|r| r.status == 200)
-        .and_then(|r| serde_json::from_slice::<Json>(&r.body).ok())
-        .and_then(|j| str_at(&j, &["tenantId"]).and_then(|t| uuid::Uuid::try_parse(t).ok()))
-        .map(|t| t.hyphenated().to_string())
-        .or_else(|| caller.tenant_id.clone());
+    let tenant = subscription_tenant(sub, subscription)?.or_else(|| caller.tenant_id.clone());
 
     let what = "reading the Microsoft.KeyVault provider's registration";
     let provider = provider.map_err(|e| call_err(what, e))?;
@@ -639,83 +656,124 @@ enum Done {
     Permissions(String, Read<Option<Vec<PermissionEntry>>>),
 }
 
-/// The first page's refusal, or every item of every page.
-enum Listed {
-    Items(Vec<Json>),
+/// The first page's refusal, or what was kept of every item of every page.
+enum Listed<T> {
+    Items(Vec<T>),
     Refused(Reply),
 }
 
-/// Follows `nextLink` (only to the ARM endpoint: the token goes nowhere else),
-/// within [`MAX_PAGES`] and [`MAX_LIST_ITEMS`].
-async fn list_all<R: AzureReader>(
+/// Sends `first`; a refusal of it is the caller's to judge, anything else is the
+/// whole list through [`list_pages`] (one budget for all its pages).
+async fn list_all<R: AzureReader, T>(
     reader: &R,
     endpoints: &Endpoints,
     first: &Call,
     what: &str,
     needs: &str,
-) -> Result<Listed, Error> {
-    let mut call = first.clone();
-    let mut items = Vec::new();
-    for page_no in 0..MAX_PAGES {
-        let reply = reader
-            .send(call.clone())
-            .await
-            .map_err(|e| call_err(what, e))?;
-        if reply.status != 200 {
-            if page_no == 0 {
-                return Ok(Listed::Refused(reply));
-            }
-            return Err(fail(what, &call, &reply, needs));
-        }
-        let page = json_of(what, &call, &reply)?;
-        let value = page.get("value").and_then(Json::as_array).ok_or_else(|| {
-            Error::Azure(format!(
-                "{what}: {} returned JSON without a 'value' list",
-                call.describe()
-            ))
-        })?;
-        if items.len() + value.len() > MAX_LIST_ITEMS {
-            return Err(Error::Azure(format!(
-                "{what}: more than {MAX_LIST_ITEMS} items; stopping"
-            )));
-        }
-        items.extend(value.iter().cloned());
-        let Some(next) = page
-            .get("nextLink")
-            .and_then(Json::as_str)
-            .filter(|s| !s.is_empty())
-        else {
-            return Ok(Listed::Items(items));
-        };
-        let url = Url::parse(next)
-            .map_err(|e| Error::Azure(format!("{what}: nextLink '{next}' is not a URL ({e})")))?;
-        if url.origin() != endpoints.arm.origin() {
-            return Err(Error::Azure(format!(
-                "{what}: nextLink points to {}, not to {}; refusing to send the token there",
-                url.origin().ascii_serialization(),
-                endpoints.arm.origin().ascii_serialization()
-            )));
-        }
-        call = Call::get(Api::Arm, url);
+    item: impl FnMut(&Call, &Json) -> Result<Option<T>, Error>,
+) -> Result<Listed<T>, Error> {
+    let reply = reader
+        .send(first.clone())
+        .await
+        .map_err(|e| call_err(what, e))?;
+    if reply.status != 200 {
+        return Ok(Listed::Refused(reply));
     }
-    Err(Error::Azure(format!(
-        "{what}: more than {MAX_PAGES} pages; stopping (nextLink loop?)"
-    )))
+    let items = list_pages(
+        reader,
+        endpoints,
+        first,
+        reply,
+        what,
+        needs,
+        ListBudget::DEFAULT,
+        item,
+    )
+    .await?;
+    Ok(Listed::Items(items))
 }
 
-fn strings(v: Option<&Json>) -> Vec<String> {
-    v.and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Json::as_str)
-                .map(|s| s.chars().take(512).collect())
-                .collect()
-        })
-        .unwrap_or_default()
+/// Soft-deleted vault type as ARM names it.
+const DELETED_VAULT_TYPE: &str = "Microsoft.KeyVault/deletedVaults";
+
+/// An item of `deletedVaults` in `subscription`; exit 3 unless it is one.
+fn deleted_vault(
+    what: &str,
+    call: &Call,
+    d: &Json,
+    subscription: &str,
+) -> Result<DeletedVault, Error> {
+    let wanted = format!("only soft-deleted vaults of subscription '{subscription}'");
+    let typed = str_at(d, &["type"]).is_some_and(|t| t.eq_ignore_ascii_case(DELETED_VAULT_TYPE));
+    let props = d.get("properties").filter(|p| p.is_object());
+    let (Some(name), Some(id), true, Some(_)) =
+        (text(d, &["name"]), text(d, &["id"]), typed, props)
+    else {
+        let got = match str_at(d, &["id"]) {
+            Some(id) => format!(
+                "an item '{}' that is not a soft-deleted vault",
+                server_text(id)
+            ),
+            None => "an item that is not a soft-deleted vault".to_string(),
+        };
+        return Err(foreign(what, call, &got, &wanted));
+    };
+    let in_subscription = IdScope::of(&id)
+        .subscription
+        .is_some_and(|s| s.eq_ignore_ascii_case(subscription));
+    if !in_subscription {
+        return Err(foreign(
+            what,
+            call,
+            &format!("the soft-deleted vault '{}'", server_text(&id)),
+            &wanted,
+        ));
+    }
+    Ok(DeletedVault {
+        name,
+        id,
+        vault_id: text(d, &["properties", "vaultId"]),
+        location: text(d, &["properties", "location"]),
+        deletion_date: text(d, &["properties", "deletionDate"]),
+        scheduled_purge_date: text(d, &["properties", "scheduledPurgeDate"]),
+        purge_protection_enabled: d
+            .get("properties")
+            .and_then(|p| p.get("purgeProtectionEnabled"))
+            .and_then(Json::as_bool),
+    })
 }
 
+/// An item of `Microsoft.Authorization/permissions`; exit 3 unless it is an
+/// object whose `actions` and `notActions` (each optional) are lists of strings.
+fn permission_entry(what: &str, call: &Call, e: &Json) -> Result<PermissionEntry, Error> {
+    let list = |key: &str| -> Option<Vec<String>> {
+        match e.get(key) {
+            None | Some(Json::Null) => Some(Vec::new()),
+            Some(Json::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(|s| s.chars().take(512).collect()))
+                .collect(),
+            Some(_) => None,
+        }
+    };
+    match (e.is_object(), list("actions"), list("notActions")) {
+        (true, Some(actions), Some(not_actions)) => Ok(PermissionEntry {
+            actions,
+            not_actions,
+        }),
+        _ => Err(foreign(
+            what,
+            call,
+            "an entry that is not a permission (an object with lists of actions)",
+            "the caller's permissions",
+        )),
+    }
+}
+
+/// A string of an answer, bounded and with control characters escaped: these
+/// end up in messages.
 fn text(v: &Json, path: &[&str]) -> Option<String> {
-    str_at(v, path).map(|s| s.chars().take(1024).collect())
+    str_at(v, path).map(|s| server_text_within(s, 1024))
 }
 
 async fn run_job<R: AzureReader>(
@@ -735,7 +793,12 @@ async fn run_job<R: AzureReader>(
                 .await
                 .map_err(|e| call_err(&what, e))?;
             let read = match reply.status {
-                200 => Read::Known(Some(json_of(&what, &call, &reply)?)),
+                200 => {
+                    let j = json_of(&what, &call, &reply)?;
+                    // Another resource is no answer about this vault (issue 10).
+                    expect_resource(&what, &call, &j, &v.id, "Microsoft.KeyVault/vaults")?;
+                    Read::Known(Some(j))
+                }
                 404 => Read::Known(None),
                 _ => refused_or_fail(
                     &what,
@@ -775,8 +838,8 @@ async fn run_job<R: AzureReader>(
                     };
                     Read::Known(NameAvailability {
                         name_available: available,
-                        reason: text(&j, &["reason"]),
-                        message: text(&j, &["message"]),
+                        reason: str_at(&j, &["reason"]).map(server_text),
+                        message: str_at(&j, &["message"]).map(server_text),
                     })
                 }
                 _ => refused_or_fail(
@@ -803,29 +866,9 @@ async fn run_job<R: AzureReader>(
                     &[("api-version", KEYVAULT_API)],
                 )?,
             );
-            let read = match list_all(reader, endpoints, &call, what, needs).await? {
-                Listed::Items(items) => Read::Known(
-                    items
-                        .iter()
-                        .filter_map(|d| {
-                            Some(DeletedVault {
-                                name: text(d, &["name"])?,
-                                id: text(d, &["id"]).unwrap_or_default(),
-                                vault_id: text(d, &["properties", "vaultId"]),
-                                location: text(d, &["properties", "location"]),
-                                deletion_date: text(d, &["properties", "deletionDate"]),
-                                scheduled_purge_date: text(
-                                    d,
-                                    &["properties", "scheduledPurgeDate"],
-                                ),
-                                purge_protection_enabled: d
-                                    .get("properties")
-                                    .and_then(|p| p.get("purgeProtectionEnabled"))
-                                    .and_then(Json::as_bool),
-                            })
-                        })
-                        .collect(),
-                ),
+            let item = |call: &Call, d: &Json| deleted_vault(what, call, d, subscription).map(Some);
+            let read = match list_all(reader, endpoints, &call, what, needs, item).await? {
+                Listed::Items(items) => Read::Known(items),
                 Listed::Refused(reply) => refused_or_fail(what, &call, &reply, needs)?,
             };
             Ok(Done::Deleted(subscription.to_string(), read))
@@ -841,31 +884,14 @@ async fn run_job<R: AzureReader>(
                     &[("api-version", AUTHORIZATION_API), ("$filter", "atScope()")],
                 )?,
             );
-            let read = match list_all(reader, endpoints, &call, &what, needs).await? {
-                // atScope() also returns inherited assignments: only those exactly
-                // at the scope can collide with the template's.
-                Listed::Items(items) => Read::Known(
-                    items
-                        .iter()
-                        .filter_map(|a| {
-                            let at = text(a, &["properties", "scope"])?;
-                            (normalize_scope(&at) == normalize_scope(scope)).then(|| {
-                                ExistingAssignment {
-                                    id: text(a, &["id"]).unwrap_or_default(),
-                                    name: text(a, &["name"]).unwrap_or_default(),
-                                    role_definition_id: text(
-                                        a,
-                                        &["properties", "roleDefinitionId"],
-                                    )
-                                    .unwrap_or_default(),
-                                    principal_id: text(a, &["properties", "principalId"])
-                                        .unwrap_or_default(),
-                                    scope: at,
-                                }
-                            })
-                        })
-                        .collect(),
-                ),
+            // atScope() also returns inherited assignments: only those exactly at
+            // the scope can collide with the template's.
+            let item = |call: &Call, a: &Json| {
+                let a = ExistingAssignment::parse(&what, call, a, scope)?;
+                Ok((normalize_scope(&a.scope) == normalize_scope(scope)).then_some(a))
+            };
+            let read = match list_all(reader, endpoints, &call, &what, needs, item).await? {
+                Listed::Items(items) => Read::Known(items),
                 // The scope does not exist yet: nothing can be assigned there.
                 Listed::Refused(r) if r.status == 404 => Read::Known(Vec::new()),
                 Listed::Refused(r) => refused_or_fail(&what, &call, &r, needs)?,
@@ -883,16 +909,9 @@ async fn run_job<R: AzureReader>(
                     &[("api-version", AUTHORIZATION_API)],
                 )?,
             );
-            let read = match list_all(reader, endpoints, &call, &what, needs).await? {
-                Listed::Items(items) => Read::Known(Some(
-                    items
-                        .iter()
-                        .map(|e| PermissionEntry {
-                            actions: strings(e.get("actions")),
-                            not_actions: strings(e.get("notActions")),
-                        })
-                        .collect(),
-                )),
+            let item = |call: &Call, e: &Json| permission_entry(&what, call, e).map(Some);
+            let read = match list_all(reader, endpoints, &call, &what, needs, item).await? {
+                Listed::Items(items) => Read::Known(Some(items)),
                 Listed::Refused(r) if r.status == 404 => Read::Known(None),
                 Listed::Refused(r) => refused_or_fail(&what, &call, &r, needs)?,
             };
@@ -935,11 +954,14 @@ pub async fn read_state<R: AzureReader>(
                 .map(|s| Job::Permissions(s)),
         )
         .collect();
-    let done: Vec<Result<Done, Error>> = stream::iter(jobs)
-        .map(|job| run_job(reader, endpoints, job))
-        .buffer_unordered(MAX_IN_FLIGHT)
-        .collect()
-        .await;
+    // The first read that ends the run ends it at once: what is in flight is
+    // dropped and nothing more is sent (so one error is reported, not a race
+    // between several).
+    let done: Vec<Done> = stream::iter(jobs)
+        .map(|job| Ok::<_, Error>(run_job(reader, endpoints, job)))
+        .try_buffer_unordered(MAX_IN_FLIGHT)
+        .try_collect()
+        .await?;
 
     let mut existing = BTreeMap::new();
     let mut names = BTreeMap::new();
@@ -947,7 +969,7 @@ pub async fn read_state<R: AzureReader>(
     let mut assignments = BTreeMap::new();
     let mut permissions = BTreeMap::new();
     for d in done {
-        match d? {
+        match d {
             Done::Vault(id, r) => {
                 existing.insert(id, r);
             }
@@ -981,12 +1003,9 @@ pub async fn read_state<R: AzureReader>(
                 .remove(&v.id)
                 .unwrap_or_else(|| missing("the name's availability")),
             deleted: match deleted.get(&v.subscription) {
-                Some(Read::Known(list)) => Read::Known(
-                    list.iter()
-                        .filter(|d| d.name.eq_ignore_ascii_case(&v.name))
-                        .cloned()
-                        .collect(),
-                ),
+                Some(Read::Known(list)) => {
+                    Read::Known(list.iter().filter(|d| d.names(&v.name)).cloned().collect())
+                }
                 Some(Read::Unknown(why)) => Read::Unknown(why.clone()),
                 None => missing("the soft-deleted vaults"),
             },
@@ -1081,6 +1100,49 @@ mod tests {
     }
 
     #[test]
+    fn the_groups_permissions_stand_for_scopes_above_it_only() {
+        let rg = "/subscriptions/s/resourceGroups/rg";
+        let vault = format!("{rg}/providers/Microsoft.KeyVault/vaults/kv");
+        let state = PreflightState {
+            context: DeployContext {
+                resource_group_id: rg.into(),
+                ..DeployContext::default()
+            },
+            provider: Read::Unknown(String::new()),
+            vaults: Vec::new(),
+            role_assignments: Vec::new(),
+            permissions: vec![
+                ScopePermissions {
+                    scope: rg.into(),
+                    permissions: Read::Known(Some(vec![entry(&["*"], &[])])),
+                },
+                // A vault that does not exist yet inherits the group's.
+                ScopePermissions {
+                    scope: vault.clone(),
+                    permissions: Read::Known(None),
+                },
+                ScopePermissions {
+                    scope: "/subscriptions/s/resourceGroups/sibling".into(),
+                    permissions: Read::Known(None),
+                },
+            ],
+            not_read: Vec::new(),
+        };
+        let at = |scope: &str| state.permissions_for(scope).map(|a| (a.read_at, a.above));
+        assert_eq!(at(&format!("{vault}/keys/k")), Some((rg, false)));
+        assert_eq!(at("/SUBSCRIPTIONS/S/resourcegroups/RG"), Some((rg, false)));
+        assert_eq!(at("/subscriptions/s"), Some((rg, true)));
+        assert_eq!(at("/"), Some((rg, true)));
+        // Neither above nor within the group: nothing read applies.
+        assert_eq!(
+            at("/subscriptions/s/resourceGroups/sibling/providers/x/y/z"),
+            None
+        );
+        assert_eq!(at("/subscriptions/other"), None);
+        assert_eq!(at("/subscriptions/s/resourceGroups/rg2"), None);
+    }
+
+    #[test]
     fn scopes_normalise_and_nest() {
         let id = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.KeyVault/vaults/KV/keys/k/providers/Microsoft.Authorization/roleAssignments/0b5f";
         let scope = assignment_scope(id).unwrap();
@@ -1093,6 +1155,26 @@ mod tests {
             Some("/subscriptions/s/resourceGroups/rg")
         );
         assert_eq!(normalize_scope("//subscriptions//S/"), "/subscriptions/s");
+        let vault = IdScope::of("/Subscriptions/S//resourcegroups/RG/providers/x/vaults/kv");
+        assert_eq!(
+            (vault.subscription, vault.resource_group),
+            (Some("S"), Some("RG"))
+        );
+        assert_eq!(
+            IdScope::of("/subscriptions/S").resource_group_id(),
+            None,
+            "a subscription scope lies in no group"
+        );
+        assert_eq!(IdScope::of("/subscriptions/S").subscription, Some("S"));
+        // Only a leading /subscriptions counts: not one further down the path.
+        assert_eq!(
+            IdScope::of("/providers/Microsoft.Management/managementGroups/mg/subscriptions/S"),
+            IdScope::default()
+        );
+        assert_eq!(
+            IdScope::of("Microsoft.KeyVault/vaults/kv"),
+            IdScope::default()
+        );
         assert!(within(&scope, "/subscriptions/s/resourcegroups/rg"));
         assert!(!within(
             "/subscriptions/s/resourcegroups/rg2",

@@ -73,10 +73,7 @@ async fn step<R: AzureReader>(
             ))))
         }
     };
-    let detail = reply
-        .error_text()
-        .map(|t| format!(" ({t})"))
-        .unwrap_or_default();
+    let detail = reply.error_suffix();
     match reply.status {
         200 => {
             let j: Json = reply.json().map_err(|e| {

@@ -17,8 +17,12 @@
 //! - Microsoft Graph: `v1.0`.
 
 use super::endpoints::Endpoints;
+use super::http::MAX_BODY;
 use super::probe;
-use super::{Api, AzureReader, Call, CallError, Reply};
+use super::{
+    count_values, server_text, server_text_within, Api, AzureReader, Call, CallError, Reply,
+    MAX_JSON_VALUES,
+};
 use crate::diag::Location;
 use crate::error::Error;
 use crate::model::{Deployment, Kind, Resource};
@@ -39,9 +43,6 @@ pub const DEPLOYMENTS_API: &str = "2024-03-01";
 pub const SUBSCRIPTIONS_API: &str = "2022-12-01";
 /// Key Vault data-plane api-version.
 pub const DATA_PLANE_API: &str = "7.5";
-/// Pages followed per list before giving up (a loop guard, far above real sizes).
-const MAX_PAGES: usize = 200;
-
 /// What to read.
 #[derive(Debug, Clone, Default)]
 pub struct Target {
@@ -170,7 +171,7 @@ pub(crate) fn json_of(what: &str, call: &Call, reply: &Reply) -> Result<Json, Er
 /// Azure never answers a read of one resource with another: the endpoint, or a
 /// proxy in between, is not Azure, and check stops rather than report on an
 /// object Azure did not send.
-fn foreign(what: &str, call: &Call, got: &str, asked: &str) -> Error {
+pub(crate) fn foreign(what: &str, call: &Call, got: &str, asked: &str) -> Error {
     Error::Azure(format!(
         "{what}: {} answered with {got} instead of {asked}; Azure does not answer a read with \
          anything else, so the endpoint or a proxy in between is not Azure: check the endpoint \
@@ -182,7 +183,7 @@ fn foreign(what: &str, call: &Call, got: &str, asked: &str) -> Error {
 /// Exit 3 unless `body` is the ARM resource `id` of type `kind`: an object with
 /// that `id` (ARM compares IDs case-insensitively), that `type` and an object
 /// of `properties`.
-fn expect_resource(
+pub(crate) fn expect_resource(
     what: &str,
     call: &Call,
     body: &Json,
@@ -199,7 +200,7 @@ fn expect_resource(
             return Err(foreign(
                 what,
                 call,
-                &format!("the resource '{got}'"),
+                &format!("the resource '{}'", server_text(got)),
                 &asked,
             ))
         }
@@ -211,7 +212,7 @@ fn expect_resource(
             return Err(foreign(
                 what,
                 call,
-                &format!("a resource of type '{got}'"),
+                &format!("a resource of type '{}'", server_text(got)),
                 &asked,
             ))
         }
@@ -231,15 +232,15 @@ fn expect_resource(
 /// Role assignment type as ARM names it.
 const ROLE_ASSIGNMENT_TYPE: &str = "Microsoft.Authorization/roleAssignments";
 
-/// True when an assignment at `scope` applies to the key `key_id`: at the key,
-/// above it (the vault, its resource group, the subscription, the root `/`), or
-/// at a management group (above every subscription in it; ARM returned it for
+/// True when an assignment at `scope` applies to `target`: at it, above it (for
+/// a key: the vault, its resource group, the subscription, the root `/`), or at
+/// a management group (above every subscription in it; ARM returned it for
 /// `atScope()`, which lists only what is at or above the scope, and the
-/// hierarchy itself is not check's to read).
-fn scope_applies(scope: &str, key_id: &str) -> bool {
+/// hierarchy itself is not ours to read).
+fn scope_applies(scope: &str, target: &str) -> bool {
     let scope = scope.trim_end_matches('/').to_ascii_lowercase();
-    let key = key_id.to_ascii_lowercase();
-    if scope.is_empty() || key == scope || key.starts_with(&format!("{scope}/")) {
+    let target = target.trim_end_matches('/').to_ascii_lowercase();
+    if scope.is_empty() || target == scope || target.starts_with(&format!("{scope}/")) {
         return true;
     }
     scope
@@ -247,41 +248,228 @@ fn scope_applies(scope: &str, key_id: &str) -> bool {
         .is_some_and(|mg| !mg.is_empty() && !mg.contains('/'))
 }
 
-/// Exit 3 unless `a` is a role assignment whose scope applies to `key_id`: ARM
-/// lists only those for `atScope()`, so anything else means the list is not
-/// the answer to the question asked.
-fn expect_assignment(what: &str, call: &Call, a: &Json, key_id: &str) -> Result<(), Error> {
-    let asked = format!("only role assignments at or above '{key_id}'");
-    let id = str_at(a, &["id"]);
-    let shaped = a.is_object()
-        && id.is_some()
-        && str_at(a, &["type"]).is_some_and(|t| t.eq_ignore_ascii_case(ROLE_ASSIGNMENT_TYPE))
-        && str_at(a, &["properties", "roleDefinitionId"]).is_some()
-        && str_at(a, &["properties", "principalId"]).is_some();
-    let Some(scope) = str_at(a, &["properties", "scope"]).filter(|_| shaped) else {
-        let got = match id {
-            Some(id) => format!("an item '{id}' that is not a role assignment"),
-            None => "an item that is not a role assignment".to_string(),
+/// A role assignment as ARM lists it, reduced to what the rules read: a listed
+/// item's other fields (a description, audit dates) are not kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedAssignment {
+    /// Its resource ID.
+    pub id: String,
+    /// Its name (a GUID).
+    pub name: String,
+    /// Its role definition ID.
+    pub role_definition_id: String,
+    /// Its principal.
+    pub principal_id: String,
+    /// `User`, `Group`, `ServicePrincipal`, ... when ARM says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_type: Option<String>,
+    /// Its scope.
+    pub scope: String,
+}
+
+impl ListedAssignment {
+    /// The item `a` of a list asked for with `atScope()` at `asked`; exit 3 unless
+    /// it is a role assignment (every field the rules read present) at or above
+    /// `asked`: ARM lists nothing else, so anything else means the list is not
+    /// the answer to the question asked.
+    pub(crate) fn parse(what: &str, call: &Call, a: &Json, asked: &str) -> Result<Self, Error> {
+        let wanted = format!("only role assignments at or above '{asked}'");
+        let field = |path: &[&str]| str_at(a, path).map(|s| server_text_within(s, 1024));
+        let typed =
+            str_at(a, &["type"]).is_some_and(|t| t.eq_ignore_ascii_case(ROLE_ASSIGNMENT_TYPE));
+        let parts = (
+            field(&["id"]),
+            field(&["name"]),
+            field(&["properties", "roleDefinitionId"]),
+            field(&["properties", "principalId"]),
+            field(&["properties", "scope"]),
+        );
+        let (Some(id), Some(name), Some(role), Some(principal), Some(scope)) = parts else {
+            return Err(not_an_assignment(what, call, a, &wanted));
         };
-        return Err(foreign(what, call, &got, &asked));
-    };
-    if !scope_applies(scope, key_id) {
-        return Err(foreign(
-            what,
-            call,
-            &format!("a role assignment at scope '{scope}'"),
-            &asked,
-        ));
+        if !a.is_object() || !typed {
+            return Err(not_an_assignment(what, call, a, &wanted));
+        }
+        if !scope_applies(&scope, asked) {
+            return Err(foreign(
+                what,
+                call,
+                &format!("a role assignment at scope '{}'", server_text(&scope)),
+                &wanted,
+            ));
+        }
+        Ok(ListedAssignment {
+            id,
+            name,
+            role_definition_id: role,
+            principal_id: principal,
+            principal_type: field(&["properties", "principalType"]),
+            scope,
+        })
     }
-    Ok(())
+
+    /// In ARM's shape, for the model the rules read.
+    pub fn to_json(&self) -> Json {
+        let mut props = serde_json::Map::new();
+        props.insert(
+            "roleDefinitionId".into(),
+            self.role_definition_id.clone().into(),
+        );
+        props.insert("principalId".into(), self.principal_id.clone().into());
+        if let Some(t) = &self.principal_type {
+            props.insert("principalType".into(), t.clone().into());
+        }
+        props.insert("scope".into(), self.scope.clone().into());
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "type": ROLE_ASSIGNMENT_TYPE,
+            "properties": props,
+        })
+    }
+}
+
+/// The exit-3 error for a list item that is not a role assignment.
+fn not_an_assignment(what: &str, call: &Call, a: &Json, wanted: &str) -> Error {
+    let got = match str_at(a, &["id"]) {
+        Some(id) => format!(
+            "an item '{}' that is not a role assignment",
+            server_text(id)
+        ),
+        None => "an item that is not a role assignment".to_string(),
+    };
+    foreign(what, call, &got, wanted)
+}
+
+/// Pages followed per list before giving up (a loop guard, far above real sizes).
+pub const MAX_PAGES: usize = 200;
+
+/// What one list may hold, all its pages together: beyond it the list is an
+/// unusable answer (exit 3). A page is capped like any answer ([`MAX_BODY`],
+/// [`MAX_JSON_VALUES`]); without a cap on the sum, [`MAX_PAGES`] such pages
+/// could each add their items to what is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListBudget {
+    /// Pages followed.
+    pub pages: usize,
+    /// Body bytes of all pages together.
+    pub bytes: usize,
+    /// JSON values of all pages together.
+    pub values: usize,
+}
+
+impl ListBudget {
+    /// As much for a whole list as for one answer: every list read (role
+    /// assignments at a scope, soft-deleted vaults, permission entries) is far
+    /// below it (4,000 role assignments per subscription are under 3 MiB and
+    /// 70,000 values), and what is kept of it is then bounded by the same
+    /// figures as one answer.
+    pub const DEFAULT: ListBudget = ListBudget {
+        pages: MAX_PAGES,
+        bytes: MAX_BODY,
+        values: MAX_JSON_VALUES,
+    };
+}
+
+/// Every item of an ARM list, as `item` makes it (`None` drops it), following
+/// `nextLink` only to the ARM endpoint (the token goes nowhere else) and within
+/// `budget`. `first` is the answer to `first_call`; any page that is not a 200
+/// ends the run.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn list_pages<R: AzureReader, T>(
+    reader: &R,
+    endpoints: &Endpoints,
+    first_call: &Call,
+    first: Reply,
+    what: &str,
+    needs: &str,
+    budget: ListBudget,
+    mut item: impl FnMut(&Call, &Json) -> Result<Option<T>, Error>,
+) -> Result<Vec<T>, Error> {
+    let mut out = Vec::new();
+    let mut call = first_call.clone();
+    let mut reply = first;
+    let (mut bytes, mut values) = (0usize, 0usize);
+    for page_no in 1..=budget.pages {
+        if reply.status != 200 {
+            return Err(fail(what, &call, &reply, needs));
+        }
+        bytes = bytes.saturating_add(reply.body.len());
+        let counted = count_values(&reply.body, budget.values.saturating_sub(values));
+        let over = match counted {
+            _ if bytes > budget.bytes => Some(format!(
+                "{} of bodies, over the cap of {} on one list",
+                super::bytes(bytes as u64),
+                super::bytes(budget.bytes as u64)
+            )),
+            None => Some(format!(
+                "more than {} JSON values, the cap on one list",
+                budget.values
+            )),
+            Some(n) => {
+                values += n;
+                None
+            }
+        };
+        if let Some(over) = over {
+            return Err(Error::Azure(format!(
+                "{what}: its {page_no} pages up to {} hold {over}; Azure's lists here are far \
+                 smaller, so the endpoint or a proxy in between is not Azure",
+                call.describe()
+            )));
+        }
+        let page = json_of(what, &call, &reply)?;
+        // The body is parsed: only what `item` keeps stays.
+        drop(reply);
+        let items = page.get("value").and_then(Json::as_array).ok_or_else(|| {
+            Error::Azure(format!(
+                "{what}: {} returned JSON without a 'value' list",
+                call.describe()
+            ))
+        })?;
+        for a in items {
+            out.extend(item(&call, a)?);
+        }
+        let Some(next) = page
+            .get("nextLink")
+            .and_then(Json::as_str)
+            .filter(|s| !s.is_empty())
+        else {
+            return Ok(out);
+        };
+        let url = Url::parse(next).map_err(|e| {
+            Error::Azure(format!(
+                "{what}: nextLink '{}' is not a URL ({e})",
+                server_text(next)
+            ))
+        })?;
+        if url.origin() != endpoints.arm.origin() {
+            return Err(Error::Azure(format!(
+                "{what}: nextLink points to {}, not to {}; refusing to send the token there",
+                url.origin().ascii_serialization(),
+                endpoints.arm.origin().ascii_serialization()
+            )));
+        }
+        if page_no == budget.pages {
+            break;
+        }
+        drop(page);
+        call = Call::get(Api::Arm, url);
+        reply = reader
+            .send(call.clone())
+            .await
+            .map_err(|e| call_err(what, e))?;
+    }
+    Err(Error::Azure(format!(
+        "{what}: more than {} pages; stopping (nextLink loop?)",
+        budget.pages
+    )))
 }
 
 /// Maps a non-success reply to the exit-3 error that says what to do.
 pub(crate) fn fail(what: &str, call: &Call, reply: &Reply, needs: &str) -> Error {
-    let detail = reply
-        .error_text()
-        .map(|t| format!(" ({t})"))
-        .unwrap_or_default();
+    let detail = reply.error_suffix();
     let d = call.describe();
     let msg = match reply.status {
         401 => format!(
@@ -290,7 +478,8 @@ pub(crate) fn fail(what: &str, call: &Call, reply: &Reply, needs: &str) -> Error
              `az login`) and that it belongs to the subscription's tenant"
         ),
         403 => format!(
-            "{what}: {d} was refused with 403 Forbidden{detail}: the identity running check needs {needs}"
+            "{what}: {d} was refused with 403 Forbidden{detail}: the identity cmek-arm runs as \
+             needs {needs}"
         ),
         408 | 429 | 500..=599 => format!(
             "{what}: {d} still failed with {} after retries{detail}; Azure is throttling or \
@@ -342,6 +531,48 @@ pub(crate) fn str_at<'a>(v: &'a Json, path: &[&str]) -> Option<&'a str> {
     path.iter()
         .try_fold(v, |v, k| v.get(*k))
         .and_then(Json::as_str)
+}
+
+/// The read of `subscription` (for its `tenantId`).
+pub(crate) fn subscription_call(endpoints: &Endpoints, subscription: &str) -> Result<Call, Error> {
+    Ok(Call::get(
+        Api::Arm,
+        join(
+            &endpoints.arm,
+            &format!("subscriptions/{subscription}"),
+            &[("api-version", SUBSCRIPTIONS_API)],
+        )?,
+    ))
+}
+
+/// The tenant of `subscription` from the answer to [`subscription_call`], for
+/// check and preflight alike. Reading it is optional: a refusal, a body that is
+/// not usable JSON (within [`MAX_JSON_VALUES`]) or that is about another
+/// subscription (whose tenant is no answer about this one) is `None`; an answer
+/// that must not be trusted (a redirect, an oversized body) or a passed
+/// deadline ends the run.
+pub(crate) fn subscription_tenant(
+    answer: Result<Reply, CallError>,
+    subscription: &str,
+) -> Result<Option<String>, Error> {
+    let reply = match answer {
+        Err(e) if e.is_fatal() => return Err(call_err("reading the subscription", e)),
+        Err(_) => return Ok(None),
+        Ok(r) => r,
+    };
+    if reply.status != 200 {
+        return Ok(None);
+    }
+    let Ok(j) = reply.json() else {
+        return Ok(None);
+    };
+    let same =
+        str_at(&j, &["subscriptionId"]).is_some_and(|s| s.eq_ignore_ascii_case(subscription));
+    Ok(str_at(&j, &["tenantId"])
+        .filter(|_| same)
+        .filter(|t| t.len() == 36)
+        .and_then(|t| uuid::Uuid::try_parse(t).ok())
+        .map(|t| t.hyphenated().to_string()))
 }
 
 /// Reads the live state of `target`.
@@ -475,29 +706,9 @@ pub async fn read<R: AzureReader>(
     };
     // The subscription's own tenant, alongside round 1. Reading it is optional:
     // without it (403, 404, an odd answer) CMK016 asks for --tenant-id instead.
-    let sub_call = Call::get(
-        Api::Arm,
-        join(
-            &endpoints.arm,
-            &format!("subscriptions/{}", target.subscription),
-            &[("api-version", SUBSCRIPTIONS_API)],
-        )?,
-    );
+    let sub_call = subscription_call(endpoints, &target.subscription)?;
     let ((v, k, ras, rot, sp), sub) = both(mode, round1, reader.send(sub_call)).await;
-    let sub = match sub {
-        Err(e) if e.is_fatal() => return Err(call_err("reading the subscription", e)),
-        other => other.ok(),
-    };
-    state.tenant_id = sub
-        .filter(|r| r.status == 200)
-        .and_then(|r| r.json().ok())
-        // Another subscription's tenant is no answer about this one.
-        .filter(|j| {
-            str_at(j, &["subscriptionId"])
-                .is_some_and(|s| s.eq_ignore_ascii_case(&target.subscription))
-        })
-        .and_then(|j| str_at(&j, &["tenantId"]).map(str::to_string))
-        .filter(|t| t.len() == 36 && uuid::Uuid::try_parse(t).is_ok());
+    state.tenant_id = subscription_tenant(sub, &target.subscription)?;
 
     // Vault.
     let v = v.map_err(|e| call_err(&format!("reading vault '{vault}'"), e))?;
@@ -630,16 +841,27 @@ pub async fn read<R: AzureReader>(
     let assignments = if (vault_json.is_none() || key_json.is_none()) && ras.status == 404 {
         Vec::new()
     } else {
-        role_assignments(reader, endpoints, &ra_call, ras, &key_id).await?
+        list_pages(
+            reader,
+            endpoints,
+            &ra_call,
+            ras,
+            "listing role assignments",
+            "Microsoft.Authorization/roleAssignments/read (e.g. Reader) on the vault",
+            ListBudget::DEFAULT,
+            |call, a| {
+                ListedAssignment::parse("listing role assignments", call, a, &key_id).map(Some)
+            },
+        )
+        .await?
     };
 
     // Round 2: role names and the Graph app-ID fallback, concurrently.
     let mut def_ids: Vec<String> = Vec::new();
     for a in &assignments {
-        if let Some(d) = str_at(a, &["properties", "roleDefinitionId"]) {
-            if !def_ids.iter().any(|x| x.eq_ignore_ascii_case(d)) {
-                def_ids.push(d.to_string());
-            }
+        let d = &a.role_definition_id;
+        if !def_ids.iter().any(|x| x.eq_ignore_ascii_case(d)) {
+            def_ids.push(d.clone());
         }
     }
     let def_calls: Vec<Call> = def_ids
@@ -689,14 +911,12 @@ pub async fn read<R: AzureReader>(
     state.problems.extend(problems);
 
     for a in assignments {
-        let id = str_at(&a, &["id"]).unwrap_or_default().to_string();
-        let name = str_at(&a, &["name"]).unwrap_or_default().to_string();
         state.deployment.resources.push(Resource::new(
             Kind::RoleAssignment,
-            Value::String(name),
-            Value::String(id.clone()),
-            Value::from(&a),
-            Location::Azure { id },
+            Value::String(a.name.clone()),
+            Value::String(a.id.clone()),
+            Value::from(&a.to_json()),
+            Location::Azure { id: a.id },
         ));
     }
 
@@ -782,62 +1002,6 @@ pub(crate) fn rotation_policy(
     }
 }
 
-/// Follows `nextLink` and keeps assignments whose scope contains the key.
-async fn role_assignments<R: AzureReader>(
-    reader: &R,
-    endpoints: &Endpoints,
-    first_call: &Call,
-    first: Reply,
-    key_id: &str,
-) -> Result<Vec<Json>, Error> {
-    let what = "listing role assignments";
-    let needs = "Microsoft.Authorization/roleAssignments/read (e.g. Reader) on the vault";
-    let mut out = Vec::new();
-    let mut call = first_call.clone();
-    let mut reply = first;
-    for _ in 0..MAX_PAGES {
-        if reply.status != 200 {
-            return Err(fail(what, &call, &reply, needs));
-        }
-        let page = json_of(what, &call, &reply)?;
-        let items = page.get("value").and_then(Json::as_array).ok_or_else(|| {
-            Error::Azure(format!(
-                "{what}: {} returned JSON without a 'value' list",
-                call.describe()
-            ))
-        })?;
-        for a in items {
-            expect_assignment(what, &call, a, key_id)?;
-            out.push(a.clone());
-        }
-        let Some(next) = page
-            .get("nextLink")
-            .and_then(Json::as_str)
-            .filter(|s| !s.is_empty())
-        else {
-            return Ok(out);
-        };
-        let url = Url::parse(next)
-            .map_err(|e| Error::Azure(format!("{what}: nextLink '{next}' is not a URL ({e})")))?;
-        // The token goes only to the ARM endpoint we were given.
-        if url.origin() != endpoints.arm.origin() {
-            return Err(Error::Azure(format!(
-                "{what}: nextLink points to {}, not to {}; refusing to send the token there",
-                url.origin().ascii_serialization(),
-                endpoints.arm.origin().ascii_serialization()
-            )));
-        }
-        call = Call::get(Api::Arm, url);
-        reply = reader
-            .send(call.clone())
-            .await
-            .map_err(|e| call_err(what, e))?;
-    }
-    Err(Error::Azure(format!(
-        "{what}: more than {MAX_PAGES} pages; stopping (nextLink loop?)"
-    )))
-}
-
 /// A Graph answer's JSON, or exit 3 saying Graph returned something unusable.
 fn graph_json(what: &str, reply: &Reply) -> Result<Json, Error> {
     reply
@@ -859,7 +1023,7 @@ fn expect_principal(
         Some(got) => Err(foreign(
             what,
             call,
-            &format!("the object with {field} '{got}'"),
+            &format!("the object with {field} '{}'", server_text(got)),
             &format!("the service principal with {field} '{asked}'"),
         )),
         None => Err(foreign(
@@ -1132,6 +1296,197 @@ fn parse_key_ref(s: &str) -> Option<(String, Option<String>)> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::sync::Mutex;
+
+    /// Serves `pages` in order, whatever is asked, and records what was asked.
+    struct Pages {
+        pages: Mutex<Vec<Reply>>,
+        asked: Mutex<Vec<String>>,
+    }
+
+    impl AzureReader for Pages {
+        async fn authenticate(&self, _: Api) -> Result<(), CallError> {
+            Ok(())
+        }
+        async fn send(&self, call: Call) -> Result<Reply, CallError> {
+            self.asked.lock().unwrap().push(call.url.to_string());
+            Ok(self.pages.lock().unwrap().remove(0))
+        }
+    }
+
+    const BASE: &str = "http://127.0.0.1:1/";
+
+    fn page(status: u16, body: Json) -> Reply {
+        Reply {
+            status,
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    /// The items of a list whose first page is `first` and later pages `rest`,
+    /// within `budget`, each item kept as its `n`.
+    fn listed(
+        first: Json,
+        rest: Vec<Reply>,
+        budget: ListBudget,
+    ) -> (Result<Vec<i64>, Error>, Vec<String>) {
+        let endpoints = Endpoints::new(
+            super::super::endpoints::Cloud::Public,
+            Some(BASE),
+            None,
+            None,
+        )
+        .unwrap();
+        let reader = Pages {
+            pages: Mutex::new(rest),
+            asked: Mutex::new(Vec::new()),
+        };
+        let call = Call::get(Api::Arm, Url::parse(&format!("{BASE}list")).unwrap());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let got = rt.block_on(list_pages(
+            &reader,
+            &endpoints,
+            &call,
+            page(200, first),
+            "listing things",
+            "Reader",
+            budget,
+            |_, item| Ok(item.get("n").and_then(Json::as_i64).filter(|n| *n >= 0)),
+        ));
+        let asked = reader.asked.into_inner().unwrap();
+        (got, asked)
+    }
+
+    fn next(n: u32) -> String {
+        format!("{BASE}list?$skiptoken={n}")
+    }
+
+    #[test]
+    fn pages_are_followed_and_only_kept_items_stay() {
+        let (got, asked) = listed(
+            json!({"value": [{"n": 1}, {"n": -1}], "nextLink": next(2)}),
+            vec![page(200, json!({"value": [{"n": 2}], "nextLink": ""}))],
+            ListBudget::DEFAULT,
+        );
+        assert_eq!(got.unwrap(), [1, 2]);
+        assert_eq!(asked, [next(2)]);
+    }
+
+    #[test]
+    fn one_budget_covers_every_page_of_a_list() {
+        // Each page fits the budget alone; together they do not.
+        let body =
+            |n: i64| json!({"value": [{"n": n, "pad": "x".repeat(600)}], "nextLink": next(9)});
+        let one_page = body(1).to_string().len();
+        let small = ListBudget {
+            pages: 100,
+            bytes: one_page * 3 + 10,
+            values: 1_000,
+        };
+        let rest: Vec<Reply> = (2..10).map(|n| page(200, body(n))).collect();
+        let (got, asked) = listed(body(1), rest, small);
+        let e = got.unwrap_err().to_string();
+        assert!(
+            e.contains("its 4 pages up to GET http://127.0.0.1:1/list hold"),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!(
+                "over the cap of {} bytes on one list",
+                small.bytes
+            )),
+            "{e}"
+        );
+        assert_eq!(asked.len(), 3, "nothing asked after the budget ran out");
+
+        // JSON values, counted before a page is parsed.
+        let many = |n: i64| json!({"value": [{"n": n, "v": vec![0; 40]}], "nextLink": next(9)});
+        let small = ListBudget {
+            pages: 100,
+            bytes: 1 << 20,
+            values: 100,
+        };
+        let (got, _) = listed(many(1), vec![page(200, many(2)), page(200, many(3))], small);
+        let e = got.unwrap_err().to_string();
+        assert!(
+            e.contains("its 3 pages") && e.contains("more than 100 JSON values"),
+            "{e}"
+        );
+
+        // Pages.
+        let small = ListBudget {
+            pages: 3,
+            ..ListBudget::DEFAULT
+        };
+        let rest: Vec<Reply> = (2..10)
+            .map(|n| page(200, json!({"value": [], "nextLink": next(n)})))
+            .collect();
+        let (got, asked) = listed(json!({"value": [], "nextLink": next(1)}), rest, small);
+        assert!(got.unwrap_err().to_string().contains("more than 3 pages"));
+        assert_eq!(asked.len(), 2, "pages 2 and 3, not a fourth");
+    }
+
+    #[test]
+    fn a_later_page_must_be_a_list_from_the_same_origin() {
+        let (got, asked) = listed(
+            json!({"value": [], "nextLink": "https://evil.example.com/list"}),
+            vec![],
+            ListBudget::DEFAULT,
+        );
+        assert!(got
+            .unwrap_err()
+            .to_string()
+            .contains("refusing to send the token there"));
+        assert!(asked.is_empty());
+        let (got, _) = listed(
+            json!({"value": [], "nextLink": next(2)}),
+            vec![page(403, json!({"error": {"code": "Denied"}}))],
+            ListBudget::DEFAULT,
+        );
+        assert!(got
+            .unwrap_err()
+            .to_string()
+            .contains("403 Forbidden (Denied)"));
+        let (got, _) = listed(json!({"items": []}), vec![], ListBudget::DEFAULT);
+        assert!(got
+            .unwrap_err()
+            .to_string()
+            .contains("without a 'value' list"));
+    }
+
+    #[test]
+    fn listed_assignments_keep_only_what_the_rules_read() {
+        let call = Call::get(Api::Arm, Url::parse(BASE).unwrap());
+        let key =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/keys/k";
+        let a = json!({
+            "id": format!("{key}/providers/Microsoft.Authorization/roleAssignments/a1"),
+            "name": "a1",
+            "type": "Microsoft.Authorization/roleAssignments",
+            "properties": {"roleDefinitionId": "/r", "principalId": "p",
+                           "principalType": "ServicePrincipal", "scope": "/subscriptions/s",
+                           "description": "x".repeat(10_000), "createdOn": "2025-01-01"}});
+        let parsed = ListedAssignment::parse("w", &call, &a, key).unwrap();
+        assert_eq!(parsed.scope, "/subscriptions/s");
+        let j = parsed.to_json();
+        assert_eq!(j["properties"].as_object().unwrap().len(), 4, "{j}");
+        assert_eq!(j["properties"]["principalType"], "ServicePrincipal");
+        assert!(!j.to_string().contains("xxx") && !j.to_string().contains("createdOn"));
+        // A missing field is an unusable answer, never an empty string.
+        for field in ["roleDefinitionId", "principalId", "scope"] {
+            let mut b = a.clone();
+            b["properties"].as_object_mut().unwrap().remove(field);
+            let e = ListedAssignment::parse("w", &call, &b, key)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("that is not a role assignment"), "{field}: {e}");
+        }
+        let mut b = a.clone();
+        b.as_object_mut().unwrap().remove("name");
+        assert!(ListedAssignment::parse("w", &call, &b, key).is_err());
+    }
 
     #[test]
     fn join_never_doubles_slashes_and_encodes() {

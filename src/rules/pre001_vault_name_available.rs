@@ -7,7 +7,8 @@
 //! the deployment updates: see PRE002), and names a soft-deleted vault of that
 //! name with its scheduled purge date and the command that recovers it. A vault
 //! declared with `createMode: recover` needs the soft-deleted vault instead, and
-//! is reported when there is none.
+//! is reported when there is none (a note when the soft-deleted vaults cannot be
+//! read: the name is then taken by the vault to recover, or not).
 //!
 //! ## Why it matters
 //! The most common reason a CMEK deployment fails after minutes is a vault name
@@ -36,7 +37,7 @@
 //! - https://learn.microsoft.com/cli/azure/keyvault#az-keyvault-recover
 
 use super::PreflightInput;
-use crate::azure::preflight::{DeletedVault, Read};
+use crate::azure::preflight::{DeletedVault, IdScope, Read};
 use crate::diag::{Diagnostic, Level, Location};
 
 /// The rule ID.
@@ -108,7 +109,21 @@ pub fn check(input: &PreflightInput<'_>, out: &mut Vec<Diagnostic>) {
                     continue;
                 }
             }
-            (Read::Unknown(_), _) => {}
+            // The name is taken by the very vault to recover, if it exists:
+            // without the list, neither the recovery nor the name can be judged.
+            (Read::Unknown(why), true) => {
+                out.push(report(
+                    Level::Note,
+                    format!(
+                        "cannot be decided: Key Vault '{name}' sets createMode 'recover', and \
+                         whether subscription '{}' holds a soft-deleted vault of that name to \
+                         recover could not be read: {why}",
+                        ctx.subscription_id
+                    ),
+                ));
+                continue;
+            }
+            (Read::Unknown(_), false) => {}
         }
         let availability = match &state.name_availability {
             Read::Known(a) => a,
@@ -181,8 +196,8 @@ fn soft_deleted(name: &str, d: &DeletedVault, subscription: &str, target_rg: &st
     let rg = d
         .vault_id
         .as_deref()
-        .and_then(resource_group_name)
-        .unwrap_or_else(|| "<resource-group>".into());
+        .and_then(|id| IdScope::of(id).resource_group)
+        .unwrap_or("<resource-group>");
     let deleted = d
         .deletion_date
         .as_deref()
@@ -210,11 +225,4 @@ fn soft_deleted(name: &str, d: &DeletedVault, subscription: &str, target_rg: &st
         )),
     }
     msg
-}
-
-/// `rg` of `/subscriptions/s/resourceGroups/rg/...`, as written.
-fn resource_group_name(id: &str) -> Option<String> {
-    let mut segs = id.split('/');
-    segs.find(|s| s.eq_ignore_ascii_case("resourceGroups"))?;
-    segs.next().filter(|s| !s.is_empty()).map(str::to_string)
 }

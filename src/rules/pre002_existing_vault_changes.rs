@@ -5,9 +5,14 @@
 //! (`networkAcls`), public network access, the SKU, the permission model
 //! (`enableRbacAuthorization`), the soft-delete retention and the tags. A
 //! property the template leaves out is deployed as Azure's default (no firewall,
-//! public access `Enabled`, access policies instead of RBAC, 90 days, no tags),
-//! because deploying a vault replaces its properties. One warning lists every
-//! change.
+//! public access `Enabled`, no tags), because deploying a vault replaces its
+//! properties. The permission model and the retention are compared only when
+//! the template sets them: Azure documents the permission model's default only
+//! for a vault being created (`false` up to API version 2025-05-01, `true` from
+//! 2026-02-01), and the retention is fixed when a vault is created, so a
+//! template's other value cannot change it. A value the template leaves to the
+//! deployment (`reference()`, an `if()` on one) is not claimed as a change. One
+//! warning lists every change.
 //!
 //! It is an error, reported on its own, when the deployment cannot succeed: the
 //! template sets `enablePurgeProtection` or `enableSoftDelete` to `false` on a
@@ -50,9 +55,8 @@ use std::collections::BTreeMap;
 /// The rule ID.
 pub const ID: &str = "PRE002";
 
-/// Swagger defaults (Microsoft.KeyVault 2025-05-01) for what a template leaves out.
+/// Swagger default (Microsoft.KeyVault 2025-05-01) for what a template leaves out.
 const DEFAULT_PUBLIC_ACCESS: &str = "Enabled";
-const DEFAULT_RETENTION_DAYS: i64 = 90;
 
 /// Reports on every vault the template declares that exists already.
 pub fn check(input: &PreflightInput<'_>, out: &mut Vec<Diagnostic>) {
@@ -175,48 +179,64 @@ struct Change {
     at: Option<Location>,
 }
 
-/// The value at `path`: `None` when absent, `Some(None)` when unknown before deployment.
+/// The value at `path`: `None` when absent, `Some(None)` when not known before
+/// deployment (unknown, symbolic, or one of several: anywhere inside it).
 fn known<'v>(body: &'v Value, path: &[&str]) -> Option<Option<&'v Value>> {
     match body.path(path) {
         None | Some(Value::Null) => None,
-        Some(v) if v.unknown_reason().is_some() => Some(None),
+        Some(v) if v.opaque_reason().is_some() => Some(None),
         Some(v) => Some(Some(v)),
     }
+}
+
+/// What deploying does to a property the template leaves out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Omitted {
+    /// It becomes Azure's default (what `describe(None)` says).
+    Default,
+    /// Nothing Azure documents: not compared.
+    Unknown,
 }
 
 /// Every property in the rule's list whose deployed value differs from Azure's.
 fn changes(vault: &Resource, current: &Value) -> Vec<Change> {
     let mut out = Vec::new();
-    let mut compare =
-        |property: &'static str, path: &[&str], describe: &dyn Fn(Option<&Value>) -> String| {
-            let deployed = match known(&vault.body, path) {
-                // Unknown until deployment: not claimed as a change.
-                Some(None) => return,
-                Some(Some(v)) => Some(v),
-                None => None,
-            };
-            let now = known(current, path).flatten();
-            let (before, after) = (describe(now), describe(deployed));
-            if before != after {
-                let mut text = format!("{property}: {before} → {after}");
-                if property == "firewall" && !opens(now) && opens(deployed) {
-                    // Said plainly: this is the change people do not expect.
-                    text.push_str(": this opens the firewall");
-                }
-                if property == "soft-delete retention" {
-                    text.push_str(" (set when a vault is created: Azure may refuse the change)");
-                }
-                out.push(Change {
-                    property,
-                    text,
-                    at: deployed.map(|_| vault.location_of(path)),
-                });
-            }
+    let mut compare = |property: &'static str,
+                       path: &[&str],
+                       omitted: Omitted,
+                       describe: &dyn Fn(Option<&Value>) -> String| {
+        let deployed = match known(&vault.body, path) {
+            // Not known until deployment: not claimed as a change.
+            Some(None) => return,
+            Some(Some(v)) => Some(v),
+            None if omitted == Omitted::Unknown => return,
+            None => None,
         };
-    compare("firewall", &["properties", "networkAcls"], &firewall);
+        let now = known(current, path).flatten();
+        let (before, after) = (describe(now), describe(deployed));
+        if before != after {
+            let mut text = format!("{property}: {before} → {after}");
+            if property == "firewall" && !opens(now) && opens(deployed) {
+                // Said plainly: this is the change people do not expect.
+                text.push_str(": this opens the firewall");
+            }
+            out.push(Change {
+                property,
+                text,
+                at: deployed.map(|_| vault.location_of(path)),
+            });
+        }
+    };
+    compare(
+        "firewall",
+        &["properties", "networkAcls"],
+        Omitted::Default,
+        &firewall,
+    );
     compare(
         "public network access",
         &["properties", "publicNetworkAccess"],
+        Omitted::Default,
         &|v| {
             // Azure answers "Enabled"/"Disabled" whatever case was sent.
             match v.and_then(Value::as_str).unwrap_or(DEFAULT_PUBLIC_ACCESS) {
@@ -226,30 +246,43 @@ fn changes(vault: &Resource, current: &Value) -> Vec<Change> {
             }
         },
     );
-    compare("SKU", &["properties", "sku", "name"], &|v| {
-        v.and_then(Value::as_str)
-            .map_or_else(|| "not set".into(), str::to_ascii_lowercase)
-    });
+    compare(
+        "SKU",
+        &["properties", "sku", "name"],
+        Omitted::Default,
+        &|v| {
+            v.and_then(Value::as_str)
+                .map_or_else(|| "not set".into(), str::to_ascii_lowercase)
+        },
+    );
     compare(
         "RBAC permission model (enableRbacAuthorization)",
         &["properties", "enableRbacAuthorization"],
+        Omitted::Unknown,
         &|v| match v.and_then(Value::as_bool) {
             Some(true) => "true (RBAC)".into(),
             _ => "false (access policies)".into(),
         },
     );
-    compare(
-        "soft-delete retention",
-        &["properties", "softDeleteRetentionInDays"],
-        &|v| {
-            format!(
-                "{} days",
-                v.and_then(Value::as_i64).unwrap_or(DEFAULT_RETENTION_DAYS)
-            )
-        },
-    );
-    compare("tags", &["tags"], &tags);
+    compare("tags", &["tags"], Omitted::Default, &tags);
+    out.extend(retention(vault, current));
     out
+}
+
+/// The retention is set when a vault is created: a template that sets another
+/// one does not change it.
+fn retention(vault: &Resource, current: &Value) -> Option<Change> {
+    let path = ["properties", "softDeleteRetentionInDays"];
+    let deployed = known(&vault.body, &path).flatten()?.as_i64()?;
+    let now = known(current, &path).flatten()?.as_i64()?;
+    (deployed != now).then(|| Change {
+        property: "soft-delete retention",
+        text: format!(
+            "soft-delete retention: the template sets {deployed} days, which cannot change; \
+             stays {now} days (it is fixed when a vault is created)"
+        ),
+        at: Some(vault.location_of(&path)),
+    })
 }
 
 /// True when `networkAcls` blocks by default.
@@ -302,7 +335,7 @@ fn firewall(acls: Option<&Value>) -> String {
         s.push_str(&format!(", allows {}", ips.join(", ")));
     }
     if !vnets.is_empty() {
-        s.push_str(&format!(", {} virtual network rule(s)", vnets.len()));
+        s.push_str(&format!(", virtual networks {}", vnets.join(", ")));
     }
     s
 }
@@ -375,15 +408,92 @@ mod tests {
             .map(|c| c.text)
             .collect();
         // SKU differs only in case; public access is unknown until deployment; the
-        // template leaves the retention out, so Azure's default (90) applies.
+        // template leaves the retention and the permission model out: neither is
+        // claimed to change.
+        assert_eq!(found, ["tags: {a=b} → none"]);
+    }
+
+    /// The rendered vault's body with `properties` merged in, against `current`.
+    fn changed(properties: serde_json::Value, current: serde_json::Value) -> Vec<String> {
+        let mut body =
+            json!({"name": "kv", "tags": {}, "properties": {"sku": {"name": "standard"}}});
+        for (k, v) in properties.as_object().unwrap() {
+            body["properties"][k] = v.clone();
+        }
+        let vault = crate::model::testing::res(crate::model::Kind::Vault, 0, body);
+        changes(&vault, &Value::from(&current))
+            .into_iter()
+            .map(|c| c.text)
+            .collect()
+    }
+
+    #[test]
+    fn the_retention_and_the_permission_model_are_compared_only_when_set() {
+        let current = json!({"tags": {}, "properties": {"sku": {"name": "standard"},
+            "enableRbacAuthorization": true, "softDeleteRetentionInDays": 30}});
+        assert_eq!(changed(json!({}), current.clone()), Vec::<String>::new());
         assert_eq!(
-            found,
+            changed(
+                json!({"softDeleteRetentionInDays": 90, "enableRbacAuthorization": false}),
+                current.clone()
+            ),
             [
-                "soft-delete retention: 30 days → 90 days (set when a vault is created: Azure \
-                 may refuse the change)",
-                "tags: {a=b} → none"
+                "RBAC permission model (enableRbacAuthorization): true (RBAC) → false (access \
+                 policies)",
+                "soft-delete retention: the template sets 90 days, which cannot change; stays 30 \
+                 days (it is fixed when a vault is created)"
             ]
         );
+        assert_eq!(
+            changed(
+                json!({"softDeleteRetentionInDays": 30, "enableRbacAuthorization": true}),
+                current
+            ),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn one_of_several_values_is_not_a_change() {
+        let current = json!({"tags": {}, "properties": {"sku": {"name": "standard"},
+            "publicNetworkAccess": "Disabled",
+            "networkAcls": {"defaultAction": "Deny", "ipRules": [{"value": "203.0.113.7"}]}}});
+        let mut vault = crate::model::testing::res(
+            crate::model::Kind::Vault,
+            0,
+            json!({"name": "kv", "tags": {}, "properties": {"sku": {"name": "standard"},
+                   "networkAcls": {"bypass": "AzureServices"}}}),
+        );
+        let why = "which branch of if() applies";
+        let choice = |a: &str, b: &str| {
+            Value::choice(why, vec![Value::String(a.into()), Value::String(b.into())])
+        };
+        if let Value::Object(body) = &mut vault.body {
+            if let Some(Value::Object(p)) = body.get_mut("properties") {
+                p.insert("publicNetworkAccess".into(), choice("Disabled", "Enabled"));
+                if let Some(Value::Object(acls)) = p.get_mut("networkAcls") {
+                    acls.insert("defaultAction".into(), choice("Deny", "Allow"));
+                }
+            }
+        }
+        assert!(matches!(
+            vault.body.path(&["properties", "publicNetworkAccess"]),
+            Some(Value::Choice(_))
+        ));
+        let found: Vec<String> = changes(&vault, &Value::from(&current))
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        assert_eq!(found, Vec::<String>::new());
+    }
+
+    #[test]
+    fn virtual_network_rules_are_compared_by_id() {
+        let rule = |id: &str| json!({"defaultAction": "Deny", "virtualNetworkRules": [{"id": id}]});
+        let a = Value::from(&rule("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/a/subnets/x"));
+        let b = Value::from(&rule("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/b/subnets/x"));
+        assert_ne!(firewall(Some(&a)), firewall(Some(&b)));
+        assert!(firewall(Some(&a)).ends_with("virtual networks /subscriptions/s/resourcegroups/rg/providers/microsoft.network/virtualnetworks/a/subnets/x"));
     }
 
     #[test]

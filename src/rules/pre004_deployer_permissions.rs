@@ -42,7 +42,9 @@
 //! vault (a key) is not read; a scope
 //! above the resource group (the subscription) is judged by the resource group's
 //! permissions, which can only over-state what holds above it: such a grant is a
-//! note, a lack an error.
+//! note, a lack an error. A scope neither in nor above a resource group whose
+//! permissions were read (another resource group that does not exist yet,
+//! another subscription) is a note.
 //!
 //! ## References
 //! - https://learn.microsoft.com/rest/api/authorization/permissions/list-for-resource-group
@@ -158,7 +160,8 @@ pub fn check(input: &PreflightInput<'_>, out: &mut Vec<Diagnostic>) {
             out.push(report(
                 Level::Note,
                 format!(
-                    "cannot be decided: whether {who} may {}: no permissions were read for it",
+                    "cannot be decided: whether {who} may {}: no permissions read apply at \
+                     '{scope}' (it lies neither in nor above a scope whose permissions exist)",
                     need.doing
                 ),
             ));

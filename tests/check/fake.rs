@@ -197,7 +197,8 @@ struct State {
     redirect_all: Option<String>,
     unwrap_mismatch: bool,
     wrap_status: Option<u16>,
-    /// checkNameAvailability answers by lower-case vault name (default: available).
+    /// checkNameAvailability answers by lower-case `subscription/name` (default:
+    /// available in [`SUB`] and in each subscription named here).
     names: HashMap<String, Json>,
     /// The bearer token this fake accepts (default [`TOKEN`]).
     accept: Option<String>,
@@ -570,17 +571,7 @@ fn handle(mut req: tiny_http::Request, st: &Mutex<State>, gate: &Gate) {
     if !graph {
         match query.iter().find(|(k, _)| k == "api-version") {
             None => return respond(req, &Canned::error(400, "MissingApiVersionParameter")),
-            Some((_, v))
-                if ![
-                    "2025-05-01",
-                    "2022-04-01",
-                    "2024-03-01",
-                    "2022-12-01",
-                    "2025-04-01",
-                    "7.5",
-                ]
-                .contains(&v.as_str()) =>
-            {
+            Some((_, v)) if !api_version_fits(&percent_decode(&path), v) => {
                 return respond(req, &Canned::error(400, "InvalidApiVersionParameter"))
             }
             _ => {}
@@ -629,14 +620,24 @@ fn handle(mut req: tiny_http::Request, st: &Mutex<State>, gate: &Gate) {
         else {
             return respond(req, &Canned::error(400, "InvalidRequestContent"));
         };
-        let answer = st
-            .lock()
-            .unwrap()
-            .names
-            .get(&name.to_ascii_lowercase())
-            .cloned()
-            // The corpus example's answer (checkVaultNameAvailability.json).
-            .unwrap_or_else(|| json!({"nameAvailable": true}));
+        // The subscription in the path: ARM answers for that one, or not at all.
+        let sub = lower
+            .strip_prefix("/subscriptions/")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default()
+            .to_string();
+        let answer = {
+            let s = st.lock().unwrap();
+            let known = sub == SUB || s.names.keys().any(|k| k.starts_with(&format!("{sub}/")));
+            if !known {
+                return respond(req, &Canned::error(404, "SubscriptionNotFound"));
+            }
+            s.names
+                .get(&format!("{sub}/{}", name.to_ascii_lowercase()))
+                .cloned()
+                // The corpus example's answer (checkVaultNameAvailability.json).
+                .unwrap_or_else(|| json!({"nameAvailable": true}))
+        };
         return respond(req, &Canned::ok(answer));
     }
     // Any other POST would be an action: refused like a write.
@@ -658,6 +659,48 @@ fn handle(mut req: tiny_http::Request, st: &Mutex<State>, gate: &Gate) {
         Some(c) => respond(req, &c),
         None if graph => respond(req, &Canned::error(404, "Request_ResourceNotFound")),
         None => respond(req, &Canned::error(404, "ResourceNotFound")),
+    }
+}
+
+/// The one api-version the fake takes for each family of paths: the version
+/// of the corpus examples its answers come from, so a reader that sends
+/// another family's version (two constants swapped) is refused as ARM would.
+pub fn api_version_for(path: &str) -> Option<&'static str> {
+    let p = path.to_ascii_lowercase();
+    let segs: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
+    // The last provider namespace decides (role assignments at a key are
+    // Microsoft.Authorization's, under Microsoft.KeyVault's path).
+    let last = segs.iter().rposition(|s| *s == "providers");
+    match last.map(|i| (segs.get(i + 1).copied(), segs.len() - i)) {
+        Some((Some("microsoft.authorization"), _)) => Some("2022-04-01"),
+        Some((Some("microsoft.resources"), _)) => Some("2024-03-01"),
+        // /subscriptions/{s}/providers/Microsoft.KeyVault: the registration.
+        Some((Some("microsoft.keyvault"), 2)) => Some("2025-04-01"),
+        Some((Some("microsoft.keyvault"), _)) => Some("2025-05-01"),
+        Some(_) => None,
+        None => match segs.as_slice() {
+            ["subscriptions", _] => Some("2022-12-01"),
+            ["subscriptions", _, "resourcegroups", _] => Some("2025-04-01"),
+            ["keys", ..] => Some("7.5"),
+            _ => None,
+        },
+    }
+}
+
+/// True when `version` is the one [`api_version_for`] `path` (any version the
+/// readers use, for a path of no known family).
+fn api_version_fits(path: &str, version: &str) -> bool {
+    match api_version_for(path) {
+        Some(v) => v == version,
+        None => [
+            "2025-05-01",
+            "2022-04-01",
+            "2024-03-01",
+            "2022-12-01",
+            "2025-04-01",
+            "7.5",
+        ]
+        .contains(&version),
     }
 }
 
@@ -846,13 +889,27 @@ pub fn compliant(dir: &std::path::Path) -> Fake {
 // listDeletedVaults, checkVaultNameAvailability, GetPermissions). =====
 
 impl Fake {
-    /// Makes checkNameAvailability answer `answer` for `name`.
+    /// Makes checkNameAvailability in [`SUB`] answer `answer` for `name`.
     pub fn name_answer(&self, name: &str, answer: Json) {
-        self.state
-            .lock()
-            .unwrap()
-            .names
-            .insert(name.to_ascii_lowercase(), answer);
+        self.name_answer_in(SUB, name, answer);
+    }
+
+    /// Makes checkNameAvailability in `subscription` answer `answer` for `name`.
+    pub fn name_answer_in(&self, subscription: &str, name: &str, answer: Json) {
+        self.state.lock().unwrap().names.insert(
+            format!("{subscription}/{name}").to_ascii_lowercase(),
+            answer,
+        );
+    }
+
+    /// Makes the Microsoft.KeyVault provider's registration `state` (the
+    /// GetProvider example's shape).
+    pub fn provider_state(&self, dir: &std::path::Path, state: &str) {
+        let mut provider = example(dir, ex_pre::PROVIDER);
+        provider["id"] = json!(provider_path());
+        provider["namespace"] = json!("Microsoft.KeyVault");
+        provider["registrationState"] = json!(state);
+        self.route(&provider_path(), vec![Canned::ok(provider)]);
     }
 
     /// Requests that would have changed something (PUT, PATCH, DELETE, or a POST
@@ -972,11 +1029,7 @@ pub fn preflight_world(dir: &std::path::Path) -> Fake {
             json!({"id": format!("/subscriptions/{SUB}"), "subscriptionId": SUB, "tenantId": TENANT}),
         )],
     );
-    let mut provider = example(dir, ex_pre::PROVIDER);
-    provider["id"] = json!(provider_path());
-    provider["namespace"] = json!("Microsoft.KeyVault");
-    provider["registrationState"] = json!("Registered");
-    fake.route(&provider_path(), vec![Canned::ok(provider)]);
+    fake.provider_state(dir, "Registered");
     let mut deleted = example(dir, ex_pre::DELETED_LIST);
     deleted["value"] = json!([]);
     if let Some(o) = deleted.as_object_mut() {

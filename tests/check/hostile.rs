@@ -48,11 +48,11 @@ fn oversized_streamed_body_is_cut_at_the_cap() {
             &format!("reading key '{KEY}'"),
             &format!("GET {}{}", fake.url.trim_end_matches('/'), key_id()),
             &format!("cap of {MAX_BODY} bytes (16.0 MiB)"),
-            "check stopped reading at ",
+            "reading stopped at ",
         ],
     );
     // Reading stopped within one network chunk of the cap.
-    let seen = bytes_after(&out.stderr, "stopped reading at ");
+    let seen = bytes_after(&out.stderr, "reading stopped at ");
     assert!(
         seen > MAX_BODY as u64 && seen <= MAX_BODY as u64 + (1 << 20),
         "{seen}"
@@ -478,4 +478,145 @@ fn slow_token_endpoint_is_cut_by_the_deadline() {
         ],
     );
     assert!(fake.seen().is_empty());
+}
+
+/// No control character a server sent reaches the terminal, and no server text
+/// longer than a line or two.
+pub fn assert_quoted_safely(stderr: &str) {
+    assert!(
+        !stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control characters in:\n{stderr:?}"
+    );
+    assert!(stderr.len() < 2_000, "{} bytes:\n{stderr}", stderr.len());
+}
+
+#[test]
+fn server_text_in_messages_is_bounded_and_escaped() {
+    let Some(dir) = corpus() else { return };
+    // A nextLink that is no URL: an escape sequence that clears the screen, then 10,000 bytes.
+    let fake = compliant(&dir);
+    let next = format!("\u{1b}[2J\u{1b}[31m{}", "A".repeat(10_000));
+    fake.route(
+        &ra_path(),
+        vec![Canned::ok(json!({"value": [], "nextLink": next}))],
+    );
+    let out = check(&fake, &[]);
+    exit_3_naming(&out, &["listing role assignments", "nextLink '\\u{1b}[2J"]);
+    assert_quoted_safely(&out.stderr);
+
+    // An error body whose message rewrites the terminal title and floods it.
+    let fake = compliant(&dir);
+    let mut c = Canned::error(400, "BadRequest");
+    c.body = json!({"error": {"code": "Bad\u{7}Request",
+        "message": format!("\u{1b}]0;owned\u{7}\r{}", "B".repeat(10_000))}})
+    .to_string();
+    fake.route(&vault_id(), vec![c]);
+    let out = check(&fake, &[]);
+    exit_3_naming(
+        &out,
+        &[
+            "failed with HTTP 400 (Bad\\u{7}Request: \\u{1b}]0;owned\\u{7}\\r",
+            "…)",
+        ],
+    );
+    assert_quoted_safely(&out.stderr);
+
+    // A foreign ID in a role assignment list.
+    let fake = compliant(&dir);
+    let mut item = assignment(&dir, "a1", ROLE_CSEU, SP_OBJECT, &key_id());
+    item["properties"]["scope"] = json!(format!("/elsewhere\u{1b}[8m{}", "C".repeat(10_000)));
+    fake.route(&ra_path(), vec![Canned::ok(json!({"value": [item]}))]);
+    let out = check(&fake, &[]);
+    exit_3_naming(&out, &["a role assignment at scope '/elsewhere\\u{1b}[8m"]);
+    assert_quoted_safely(&out.stderr);
+}
+
+/// A page of a list at `path` (ARM's shape) holding `items`, whose nextLink is
+/// page `next` of the same list on `fake`.
+pub fn page_of(
+    fake: &Fake,
+    path: &str,
+    items: Vec<serde_json::Value>,
+    next: Option<u32>,
+) -> Canned {
+    let mut page = json!({ "value": items });
+    if let Some(n) = next {
+        page["nextLink"] = json!(format!(
+            "{}{path}?api-version={}&$skiptoken={n}",
+            fake.url.trim_end_matches('/'),
+            api_version_for(path).unwrap_or("2022-04-01")
+        ));
+    }
+    Canned::ok(page)
+}
+
+/// One real role assignment made fat by fields no rule reads: a 9 MiB
+/// description, or 300,000 JSON values.
+pub fn fat_assignment(dir: &std::path::Path, scope: &str, by_values: bool) -> serde_json::Value {
+    let mut a = assignment(
+        dir,
+        "0b5fe924-0000-4000-8000-00000000fa7a",
+        ROLE_CSEU,
+        SP_OBJECT,
+        scope,
+    );
+    if by_values {
+        a["properties"]["extra"] = json!(vec![0; 300_000]);
+    } else {
+        a["properties"]["description"] = json!("x".repeat(9 << 20));
+    }
+    a
+}
+
+#[test]
+fn a_list_has_one_budget_for_all_its_pages() {
+    let Some(dir) = corpus() else { return };
+    // Each page is within the caps on one answer; two together are not.
+    for (by_values, expect) in [
+        (
+            false,
+            "over the cap of 16777216 bytes (16.0 MiB) on one list",
+        ),
+        (true, "more than 500000 JSON values, the cap on one list"),
+    ] {
+        let fake = compliant(&dir);
+        let fat = fat_assignment(&dir, &key_id(), by_values);
+        fake.route(
+            &ra_path(),
+            vec![page_of(&fake, &ra_path(), vec![fat.clone()], Some(2))],
+        );
+        fake.route(
+            &format!("{}#2", ra_path()),
+            vec![page_of(&fake, &ra_path(), vec![fat], Some(3))],
+        );
+        let out = check(&fake, &[]);
+        exit_3_naming(
+            &out,
+            &["listing role assignments: its 2 pages up to GET", expect],
+        );
+        assert_eq!(fake.count(&ra_path()), 2, "no third page was asked for");
+    }
+}
+
+#[test]
+fn an_endless_next_link_ends_at_the_page_bound() {
+    let Some(dir) = corpus() else { return };
+    let fake = compliant(&dir);
+    // Every page points to itself.
+    let good = assignment(&dir, "a1", ROLE_CSEU, SP_OBJECT, &key_id());
+    fake.route(
+        &ra_path(),
+        vec![page_of(&fake, &ra_path(), vec![good.clone()], Some(1))],
+    );
+    fake.route(
+        &format!("{}#1", ra_path()),
+        vec![page_of(&fake, &ra_path(), vec![good], Some(1))],
+    );
+    let out = check(&fake, &[]);
+    exit_3_naming(&out, &["listing role assignments: more than 200 pages"]);
+    assert_eq!(
+        fake.count(&ra_path()),
+        200,
+        "the first page and 199 more, no 201st"
+    );
 }

@@ -4,17 +4,17 @@
 //! test asserts none arrived).
 
 use super::cli::{run_raw_in, Out};
-use super::fake::*;
+use super::fake::{self, *};
 use serde_json::{json, Value as Json};
 use std::path::Path;
 use std::process::Command;
 
 /// A hand-made role assignment's name: a random GUID, as the portal picks.
-const HAND_MADE: &str = "9f0c2b7e-4d1a-4c55-8b3e-6a2f1d0c9e87";
+pub(super) const HAND_MADE: &str = "9f0c2b7e-4d1a-4c55-8b3e-6a2f1d0c9e87";
 
 /// `cmek-arm render` for the fake's vault, key and vendor principal, in a fresh
 /// directory (the officer defaults to the deployer, `deployer().objectId`).
-fn rendered(extra: &[&str]) -> tempfile::TempDir {
+pub(super) fn rendered(extra: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_cmek-arm"))
         .current_dir(dir.path())
@@ -37,7 +37,7 @@ fn rendered(extra: &[&str]) -> tempfile::TempDir {
 }
 
 /// Edits the rendered template's JSON.
-fn edit_template(dir: &Path, change: impl FnOnce(&mut Json)) {
+pub(super) fn edit_template(dir: &Path, change: impl FnOnce(&mut Json)) {
     let path = dir.join("cmek-arm-out/azuredeploy.json");
     let mut t: Json = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     change(&mut t);
@@ -45,7 +45,7 @@ fn edit_template(dir: &Path, change: impl FnOnce(&mut Json)) {
 }
 
 /// The preflight command for the rendered files (relative paths, run in `dir`).
-fn args<'a>(fake: &'a Fake, extra: &[&'a str]) -> Vec<&'a str> {
+pub(super) fn args<'a>(fake: &'a Fake, extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec![
         "preflight",
         "cmek-arm-out/azuredeploy.json",
@@ -67,7 +67,7 @@ fn args<'a>(fake: &'a Fake, extra: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// Runs preflight and asserts that nothing was written, whatever the outcome.
-fn preflight(fake: &Fake, dir: &Path, extra: &[&str]) -> Out {
+pub(super) fn preflight(fake: &Fake, dir: &Path, extra: &[&str]) -> Out {
     let out = run_raw_in(fake, &args(fake, extra), None, Some(dir));
     assert!(
         fake.writes().is_empty(),
@@ -78,7 +78,7 @@ fn preflight(fake: &Fake, dir: &Path, extra: &[&str]) -> Out {
 }
 
 /// Findings of the JSON report.
-fn findings(fake: &Fake, dir: &Path, extra: &[&str]) -> (Out, Vec<Json>) {
+pub(super) fn findings(fake: &Fake, dir: &Path, extra: &[&str]) -> (Out, Vec<Json>) {
     let mut a = vec!["--format", "json"];
     a.extend_from_slice(extra);
     let out = preflight(fake, dir, &a);
@@ -86,16 +86,16 @@ fn findings(fake: &Fake, dir: &Path, extra: &[&str]) -> (Out, Vec<Json>) {
     (out, list)
 }
 
-fn of_rule<'a>(list: &'a [Json], rule: &str) -> Vec<&'a Json> {
+pub(super) fn of_rule<'a>(list: &'a [Json], rule: &str) -> Vec<&'a Json> {
     list.iter().filter(|f| f["rule"] == rule).collect()
 }
 
-fn msg(f: &Json) -> &str {
+pub(super) fn msg(f: &Json) -> &str {
     f["message"].as_str().unwrap()
 }
 
 /// The rendered vault as it would exist after deploying the template (nothing to change).
-fn matching_vault(dir: &Path) -> Json {
+pub(super) fn matching_vault(dir: &Path) -> Json {
     let mut v = existing_vault(dir);
     v["tags"] = json!({});
     let p = &mut v["properties"];
@@ -532,12 +532,7 @@ fn hand_made_role_assignment_with_a_random_name_conflicts() {
 fn unregistered_provider_warns_only_when_the_caller_may_not_register_it() {
     let Some(corpus) = corpus() else { return };
     let dir = rendered(&[]);
-    let unregistered = |fake: &Fake| {
-        let mut provider = example(&corpus, ex_pre::PROVIDER);
-        provider["namespace"] = json!("Microsoft.KeyVault");
-        provider["registrationState"] = json!("NotRegistered");
-        fake.route(&provider_path(), vec![Canned::ok(provider)]);
-    };
+    let unregistered = |fake: &Fake| fake.provider_state(&corpus, "NotRegistered");
     // A custom role scoped to what the deployment writes: no register/action.
     let fake = preflight_world(&corpus);
     unregistered(&fake);
@@ -777,14 +772,366 @@ fn the_brownfield_report() {
         &ra_path_at(&key_id()),
         vec![Canned::ok(json!({"value": [hand]}))],
     );
-    let mut provider = example(&corpus, ex_pre::PROVIDER);
-    provider["namespace"] = json!("Microsoft.KeyVault");
-    provider["registrationState"] = json!("NotRegistered");
-    fake.route(&provider_path(), vec![Canned::ok(provider)]);
+    fake.provider_state(&corpus, "NotRegistered");
     let dir = rendered(&[]);
     let out = preflight(&fake, dir.path(), &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!("preflight_text_report_brownfield", out.stdout);
     });
+}
+
+/// Adds a role assignment of the vendor's role at `scope` (a template
+/// expression or ID), named `name`.
+fn assign_at(dir: &Path, scope: &str, name: &str) {
+    edit_template(dir, |t| {
+        let mut ra = t["resources"][2].clone();
+        ra["scope"] = json!(scope);
+        ra["name"] = json!(name);
+        ra.as_object_mut().unwrap().remove("dependsOn");
+        t["resources"].as_array_mut().unwrap().push(ra);
+    });
+}
+
+#[test]
+fn a_grant_below_a_subscription_scope_is_a_note_and_a_sibling_scope_is_not_judged() {
+    let Some(corpus) = corpus() else { return };
+    // At the subscription: the group's Owner may or may not hold there.
+    let dir = rendered(&[]);
+    assign_at(
+        dir.path(),
+        "[subscription().id]",
+        "[guid('at-the-subscription')]",
+    );
+    let fake = preflight_world(&corpus);
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let pre = of_rule(&list, "PRE004");
+    assert_eq!(pre.len(), 1, "{}", out.stdout);
+    assert_eq!(pre[0]["level"], "note");
+    let m = msg(pre[0]);
+    assert!(
+        m.contains(&format!(
+            "create role assignments at '/subscriptions/{SUB}'"
+        )),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!(
+            "is granted at '{}', which lies below that scope",
+            rg_id()
+        )),
+        "{m}"
+    );
+
+    // In a sibling resource group that does not exist yet: the deployment's
+    // group says nothing about it, so a Contributor there is no error about it.
+    let dir = rendered(&[]);
+    let sibling = format!(
+        "/subscriptions/{SUB}/resourceGroups/other-group/providers/Microsoft.KeyVault/vaults/kv9"
+    );
+    assign_at(dir.path(), &sibling, "[guid('in-a-sibling-group')]");
+    let fake = preflight_world(&corpus);
+    fake.route(
+        &permissions_path(&rg_id()),
+        vec![Canned::ok(permissions(&corpus, &[roles::CONTRIBUTOR]))],
+    );
+    let (_, list) = findings(&fake, dir.path(), &[]);
+    let pre = of_rule(&list, "PRE004");
+    let at_sibling: Vec<_> = pre.iter().filter(|f| msg(f).contains("kv9")).collect();
+    assert_eq!(at_sibling.len(), 1, "{pre:?}");
+    assert_eq!(at_sibling[0]["level"], "note", "{pre:?}");
+    assert!(msg(at_sibling[0]).contains("no permissions read apply at"));
+    // The template's own two assignments in the group are still errors.
+    assert_eq!(
+        pre.iter().filter(|f| f["level"] == "error").count(),
+        2,
+        "{pre:?}"
+    );
+}
+
+#[test]
+fn forbidden_vault_permissions_are_notes_for_what_is_done_there() {
+    let Some(corpus) = corpus() else { return };
+    let fake = preflight_world(&corpus);
+    fake.route(&vault_id(), vec![Canned::ok(matching_vault(&corpus))]);
+    fake.route(
+        &permissions_path(&vault_id()),
+        vec![Canned::error(403, "AuthorizationFailed")],
+    );
+    let dir = rendered(&[]);
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let pre = of_rule(&list, "PRE004");
+    // Vault, key and the two role assignments are at or below the vault.
+    assert_eq!(pre.len(), 4, "{}", out.stdout);
+    for f in &pre {
+        assert_eq!(f["level"], "note");
+        assert!(
+            msg(f).contains("403 Forbidden (AuthorizationFailed"),
+            "{}",
+            msg(f)
+        );
+    }
+}
+
+/// The rendered vault with `createMode: recover`.
+fn recovering(dir: &Path) {
+    edit_template(dir, |t| {
+        t["resources"][0]["properties"]["createMode"] = json!("recover");
+    });
+}
+
+#[test]
+fn create_mode_recover_needs_the_soft_deleted_vault() {
+    let Some(corpus) = corpus() else { return };
+    let dir = rendered(&[]);
+    recovering(dir.path());
+    let taken = json!({"nameAvailable": false, "reason": "AlreadyExists",
+                       "message": "The vault name 'sample-vault' is already in use."});
+    // None to recover: ARM fails.
+    let fake = preflight_world(&corpus);
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let pre = of_rule(&list, "PRE001");
+    assert_eq!(pre.len(), 1, "{}", out.stdout);
+    assert_eq!(pre[0]["level"], "error");
+    assert!(msg(pre[0]).contains("holds no soft-deleted vault of that name"));
+    // The soft-deleted vault is there (and holds the name): nothing to report.
+    let fake = preflight_world(&corpus);
+    fake.route(&deleted_path(), vec![Canned::ok(deleted_vault(&corpus))]);
+    fake.name_answer(VAULT, taken.clone());
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert!(of_rule(&list, "PRE001").is_empty(), "{}", out.stdout);
+    // The list cannot be read: a note, not "already taken".
+    let fake = preflight_world(&corpus);
+    fake.route(
+        &deleted_path(),
+        vec![Canned::error(403, "AuthorizationFailed")],
+    );
+    fake.name_answer(VAULT, taken);
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    let pre = of_rule(&list, "PRE001");
+    assert_eq!(pre.len(), 1, "{}", out.stdout);
+    assert_eq!(pre[0]["level"], "note", "{}", out.stdout);
+    let m = msg(pre[0]);
+    assert!(m.contains("sets createMode 'recover'"), "{m}");
+    assert!(
+        m.contains("deletedVaults/read"),
+        "names the permission: {m}"
+    );
+    assert!(!m.contains("already taken"), "{m}");
+}
+
+#[test]
+fn unreadable_soft_deleted_vaults_and_invalid_names() {
+    let Some(corpus) = corpus() else { return };
+    let dir = rendered(&[]);
+    // The name is free, but a soft-deleted vault would still hold it.
+    let fake = preflight_world(&corpus);
+    fake.route(
+        &deleted_path(),
+        vec![Canned::error(403, "AuthorizationFailed")],
+    );
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let pre = of_rule(&list, "PRE001");
+    assert_eq!(pre.len(), 1, "{}", out.stdout);
+    assert_eq!(pre[0]["level"], "note");
+    assert!(msg(pre[0]).contains("whether a soft-deleted vault holds the name"));
+    assert!(msg(pre[0]).contains("403 Forbidden (AuthorizationFailed"));
+    // ARM finds the name invalid.
+    let fake = preflight_world(&corpus);
+    fake.name_answer(
+        VAULT,
+        json!({"nameAvailable": false, "reason": "AccountNameInvalid",
+               "message": "Vault name must be between 3-24 alphanumeric characters."}),
+    );
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let pre = of_rule(&list, "PRE001");
+    assert_eq!(pre.len(), 1, "{}", out.stdout);
+    assert_eq!(pre[0]["level"], "error");
+    assert!(
+        msg(pre[0]).contains("is not valid (AccountNameInvalid: Vault name must be"),
+        "{}",
+        msg(pre[0])
+    );
+}
+
+#[test]
+fn values_left_to_the_deployment_are_not_claimed_as_changes() {
+    let Some(corpus) = corpus() else { return };
+    let fake = preflight_world(&corpus);
+    fake.route(&vault_id(), vec![Canned::ok(existing_vault(&corpus))]);
+    let dir = rendered(&[]);
+    // An if() on reference(): one of two values, decided only by the deployment.
+    let on_vnet = "reference(resourceId('Microsoft.Network/virtualNetworks', 'vnet1'), '2023-04-01').enableDdosProtection";
+    edit_template(dir.path(), |t| {
+        let v = &mut t["resources"][0];
+        v["tags"] = json!({"costCenter": "4711"});
+        let p = &mut v["properties"];
+        p["publicNetworkAccess"] = json!(format!("[if({on_vnet}, 'Disabled', 'Enabled')]"));
+        p["networkAcls"] = json!({"bypass": "AzureServices",
+            "defaultAction": format!("[if({on_vnet}, 'Deny', 'Allow')]"),
+            "ipRules": [{"value": "203.0.113.7"}]});
+        // The retention and permission model left out: not claimed either.
+        p.as_object_mut()
+            .unwrap()
+            .remove("softDeleteRetentionInDays");
+        p.as_object_mut().unwrap().remove("enableRbacAuthorization");
+    });
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert!(of_rule(&list, "PRE002").is_empty(), "{}", out.stdout);
+}
+
+#[test]
+fn a_soft_deleted_vault_is_found_by_its_vault_id_too() {
+    let Some(corpus) = corpus() else { return };
+    let fake = preflight_world(&corpus);
+    // The listDeletedVaults example as it is: its `name` is not the vault's name,
+    // the last segment of its vaultId (and id) is.
+    let mut list = example(&corpus, ex_pre::DELETED_LIST);
+    list.as_object_mut().unwrap().remove("nextLink");
+    assert_ne!(list["value"][0]["name"], VAULT);
+    fake.route(&deleted_path(), vec![Canned::ok(list)]);
+    fake.name_answer(
+        VAULT,
+        json!({"nameAvailable": false, "reason": "AlreadyExists"}),
+    );
+    let dir = rendered(&[]);
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    let pre = of_rule(&list, "PRE001");
+    assert_eq!(pre.len(), 1, "{}", out.stdout);
+    assert!(
+        msg(pre[0]).contains("held by a soft-deleted vault"),
+        "{}",
+        msg(pre[0])
+    );
+}
+
+#[test]
+fn checks_endpoint_and_tenant_flags_are_taken() {
+    let Some(corpus) = corpus() else { return };
+    let fake = preflight_world(&corpus);
+    // Data plane and Graph elsewhere: preflight calls only ARM.
+    let elsewhere = Fake::start();
+    let dir = rendered(&[]);
+    let other_tenant = "99999999-9999-4999-8999-999999999999";
+    let (out, list) = findings(
+        &fake,
+        dir.path(),
+        &[
+            "--vault-endpoint",
+            &elsewhere.url,
+            "--graph-endpoint",
+            &elsewhere.url,
+            "--tenant-id",
+            other_tenant,
+        ],
+    );
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
+    // CMK016 compares the vault's tenant (the subscription's, as expanded) with --tenant-id.
+    let cmk016 = of_rule(&list, "CMK016");
+    assert_eq!(cmk016.len(), 1, "{}", out.stdout);
+    assert!(msg(cmk016[0]).contains(other_tenant), "{}", msg(cmk016[0]));
+    assert!(msg(cmk016[0]).contains(TENANT), "{}", msg(cmk016[0]));
+}
+
+/// The status line of one raw request to the fake, authorised as the readers are.
+fn raw_status(fake: &Fake, method: &str, path_and_query: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = fake.host();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_fake_takes_one_api_version_per_family_of_paths() {
+    let Some(corpus) = corpus() else { return };
+    let fake = preflight_world(&corpus);
+    fake.route(&vault_id(), vec![Canned::ok(existing_vault(&corpus))]);
+    let ok = "HTTP/1.1 200";
+    let refused = "HTTP/1.1 400";
+    for (path, right, wrong) in [
+        (vault_id(), "2025-05-01", "2022-04-01"),
+        (deleted_path(), "2025-05-01", "2025-04-01"),
+        (permissions_path(&rg_id()), "2022-04-01", "2025-05-01"),
+        (provider_path(), "2025-04-01", "2025-05-01"),
+        (rg_id(), "2025-04-01", "2022-12-01"),
+        (format!("/subscriptions/{SUB}"), "2022-12-01", "2025-04-01"),
+    ] {
+        let at = |v: &str| raw_status(&fake, "GET", &format!("{path}?api-version={v}"), "");
+        assert!(at(right).starts_with(ok), "{path} {right}: {}", at(right));
+        assert!(
+            at(wrong).starts_with(refused),
+            "{path} {wrong}: {}",
+            at(wrong)
+        );
+    }
+    assert_eq!(
+        fake::api_version_for(&ra_path_at(&key_id())),
+        Some("2022-04-01")
+    );
+    assert_eq!(
+        fake::api_version_for(&deployment_path("d")),
+        Some("2024-03-01")
+    );
+    assert_eq!(fake::api_version_for(&rotation_path()), Some("7.5"));
+}
+
+#[test]
+fn name_checks_are_answered_for_the_subscription_in_the_path() {
+    let Some(corpus) = corpus() else { return };
+    const OTHER_SUB: &str = "11111111-1111-4111-8111-111111111111";
+    let fake = preflight_world(&corpus);
+    let body = json!({"name": VAULT, "type": "Microsoft.KeyVault/vaults"}).to_string();
+    let check_in = |sub: &str| {
+        raw_status(
+            &fake,
+            "POST",
+            &format!(
+                "/subscriptions/{sub}/providers/Microsoft.KeyVault/checkNameAvailability?api-version=2025-05-01"
+            ),
+            &body,
+        )
+    };
+    assert!(check_in(SUB).starts_with("HTTP/1.1 200"));
+    assert!(
+        check_in(OTHER_SUB).starts_with("HTTP/1.1 404"),
+        "{}",
+        check_in(OTHER_SUB)
+    );
+    // The name taken in another subscription's answer is not this deployment's answer.
+    fake.name_answer_in(
+        OTHER_SUB,
+        VAULT,
+        json!({"nameAvailable": false, "reason": "AlreadyExists"}),
+    );
+    let dir = rendered(&[]);
+    let (out, list) = findings(&fake, dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(of_rule(&list, "PRE001").is_empty(), "{}", out.stdout);
+    let posted: Vec<_> = fake
+        .seen()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/checkNameAvailability"))
+        .map(|r| r.path)
+        .collect();
+    assert!(
+        posted
+            .iter()
+            .any(|p| p.starts_with(&format!("/subscriptions/{SUB}/"))),
+        "{posted:?}"
+    );
 }

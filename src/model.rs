@@ -856,25 +856,30 @@ impl Deployment {
     }
 
     /// Every way the choices in the deployed resources' properties can fall (an
-    /// `if()` whose condition is unknown), as deployments without those choices;
-    /// `None` when there is no choice, or more than `max` combinations (the
-    /// choices then read as unknown). Combining independently over-approximates
-    /// (two `if()`s on one condition give four variants, not two), which can only
-    /// turn a verdict into a note, never invent one.
-    pub fn variants(&self, max: usize) -> Option<(Vec<Deployment>, String)> {
+    /// `if()` whose condition is unknown), as deployments without those choices,
+    /// made one at a time ([`Variants::get`]); `None` when there is no choice,
+    /// or more than `max` combinations (the choices then read as unknown).
+    /// Combining independently over-approximates (two `if()`s on one condition
+    /// give four variants, not two), which can only turn a verdict into a note,
+    /// never invent one.
+    pub fn variants(&self, max: usize) -> Option<Variants<'_>> {
         let mut points: Vec<(usize, Vec<Seg>, Arc<crate::value::Choice>)> = Vec::new();
         for (i, r) in self.resources.iter().enumerate() {
             collect_choices(&r.body, &mut Vec::new(), &mut |path, c| {
                 points.push((i, path.to_vec(), c.clone()));
             });
+            // More choices than combinations allowed: no need to find them all.
+            if points.len() > max {
+                return None;
+            }
         }
         if points.is_empty() {
             return None;
         }
-        let mut total: usize = 1;
+        let mut count: usize = 1;
         for (_, _, c) in &points {
-            total = total.saturating_mul(c.options.len());
-            if total > max {
+            count = count.saturating_mul(c.options.len());
+            if count > max {
                 return None;
             }
         }
@@ -884,20 +889,13 @@ impl Deployment {
                 why.push(&c.why);
             }
         }
-        let mut out = Vec::with_capacity(total);
-        for mut n in 0..total {
-            let mut d = self.clone();
-            for (i, path, c) in &points {
-                let k = c.options.len().max(1);
-                let pick = c.options.get(n % k).cloned().unwrap_or(Value::Null);
-                n /= k;
-                if let Some(r) = d.resources.get_mut(*i) {
-                    set_at(&mut r.body, path, pick);
-                }
-            }
-            out.push(d);
-        }
-        Some((out, why.join("; ")))
+        let why = why.join("; ");
+        Some(Variants {
+            deployment: self,
+            points,
+            count,
+            why,
+        })
     }
 
     /// The vault named `name`, deployed or existing (names compare ignoring case;
@@ -909,6 +907,33 @@ impl Deployment {
                     .as_str2()
                     .is_some_and(|n| n.equals(name, true) == Some(true))
         })
+    }
+}
+
+/// The combinations of a deployment's choices (see [`Deployment::variants`]).
+pub struct Variants<'d> {
+    deployment: &'d Deployment,
+    points: Vec<(usize, Vec<Seg>, Arc<crate::value::Choice>)>,
+    /// How many there are.
+    pub count: usize,
+    /// What decides the choices.
+    pub why: String,
+}
+
+impl Variants<'_> {
+    /// Combination `n` (0 ≤ n < count): the deployment with each choice replaced
+    /// by one of its options.
+    pub fn get(&self, mut n: usize) -> Deployment {
+        let mut d = self.deployment.clone();
+        for (i, path, c) in &self.points {
+            let k = c.options.len().max(1);
+            let pick = c.options.get(n % k).cloned().unwrap_or(Value::Null);
+            n /= k;
+            if let Some(r) = d.resources.get_mut(*i) {
+                set_at(&mut r.body, path, pick);
+            }
+        }
+        d
     }
 }
 

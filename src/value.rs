@@ -187,6 +187,78 @@ impl Value {
         }
     }
 
+    /// What a copy of this value costs in the evaluation budget (see
+    /// [`crate::arm::limits::EVALUATION_BUDGET`]): one per value, one more per
+    /// object member (its key and entry) and per 16 bytes of string or key. Counting stops once it passes `cap`, so
+    /// weighing a huge value costs no more than the budget it would exceed.
+    pub fn weight(&self, cap: u64) -> u64 {
+        let mut total = 0u64;
+        let mut stack = vec![self];
+        while let Some(v) = stack.pop() {
+            total += 1;
+            match v {
+                Value::String(s) => total += s.len() as u64 / 16,
+                Value::Unknown(s) => total += s.len() as u64 / 16,
+                Value::Array(a) => stack.extend(a.iter()),
+                Value::Object(o) => {
+                    for (k, x) in o {
+                        total += 1 + k.len() as u64 / 16;
+                        stack.push(x);
+                    }
+                }
+                Value::Null
+                | Value::Bool(_)
+                | Value::Int(_)
+                | Value::Float(_)
+                | Value::Text(_)
+                | Value::Choice(_) => {}
+            }
+            if total > cap {
+                break;
+            }
+        }
+        total
+    }
+
+    /// About how many bytes this value takes as compact JSON in a deployment
+    /// (ARM's size limits): exact for plain values, an estimate for symbolic,
+    /// unknown and choice values. Counting stops once it passes `cap`.
+    pub fn json_len(&self, cap: usize) -> usize {
+        let mut total = 0usize;
+        let mut stack = vec![self];
+        while let Some(v) = stack.pop() {
+            total += match v {
+                Value::Null => 4,
+                Value::Bool(b) => 4 + usize::from(!*b),
+                Value::Int(i) => i.to_string().len(),
+                Value::Float(f) => f.to_string().len(),
+                // Quotes; escapes are rare in templates and not counted.
+                Value::String(s) => s.len() + 2,
+                Value::Unknown(s) => s.len() + 2,
+                Value::Text(t) => t.display().len() + 2,
+                Value::Choice(c) => {
+                    stack.extend(c.options.iter().take(1));
+                    0
+                }
+                Value::Array(a) => {
+                    stack.extend(a.iter());
+                    2 + a.len().saturating_sub(1)
+                }
+                Value::Object(o) => {
+                    for (k, x) in o {
+                        total += k.len() + 3;
+                        stack.push(x);
+                    }
+                    2 + o.len().saturating_sub(1)
+                }
+            };
+            if total > cap {
+                break;
+            }
+        }
+        total
+    }
+
     /// Shown in messages: a string as is, a symbolic string with its symbols in
     /// braces, anything else as compact JSON.
     pub fn display(&self) -> String {
@@ -283,6 +355,28 @@ mod tests {
             v.to_json(),
             json!({"Properties": {"enablePurgeProtection": true}, "n": 1.5})
         );
+    }
+
+    #[test]
+    fn json_len_is_the_compact_json_length_and_stops_at_its_cap() {
+        let j = json!({"name": "kv1", "n": [1, -20, 3.5, true, false, null], "o": {}, "a": []});
+        let v = Value::from(&j);
+        assert_eq!(v.json_len(usize::MAX), j.to_string().len());
+        let big = Value::Array(vec![Value::String("x".repeat(100)); 1000]);
+        let capped = big.json_len(500);
+        assert!(
+            capped > 500 && capped < big.json_len(usize::MAX) / 10,
+            "{capped}"
+        );
+    }
+
+    #[test]
+    fn weight_counts_values_members_and_string_bytes() {
+        // 1 object + 2 members (key and entry each) + 2 values + 32 bytes / 16.
+        let v = Value::from(&json!({"a": 1, "b": "0123456789abcdef0123456789abcdef"}));
+        assert_eq!(v.weight(u64::MAX), 1 + 2 + 2 + 2);
+        let big = Value::Array(vec![Value::Int(0); 10_000]);
+        assert!(big.weight(100) <= 102);
     }
 
     #[test]

@@ -87,6 +87,8 @@ pub struct Expansion {
     /// The deployment's tenant: `--tenant-id`, else the symbol every
     /// `subscription().tenantId` and `tenant().tenantId` of the template is.
     pub tenant: Value,
+    /// Units of the evaluation budget used ([`crate::arm::limits::EVALUATION_BUDGET`]).
+    pub work: u64,
 }
 
 impl Default for Expansion {
@@ -96,14 +98,17 @@ impl Default for Expansion {
             outputs: IndexMap::new(),
             diagnostics: Vec::new(),
             tenant: Value::unknown("the template was not expanded"),
+            work: 0,
         }
     }
 }
 
-/// Deepest nesting of inline `Microsoft.Resources/deployments` followed.
-pub const MAX_NESTING: usize = 32;
-/// Most resources one expansion produces (copy loops times nesting).
-pub const MAX_RESOURCES: usize = 50_000;
+use crate::arm::expr::eval::is_over_expression_limit;
+use crate::arm::limits::{
+    ARM_MAX_EXPRESSION_CHARS, ARM_MAX_OUTPUTS, ARM_MAX_PARAMETERS, ARM_MAX_RESOURCES,
+    ARM_MAX_RESOURCE_BYTES, ARM_MAX_TEMPLATE_BYTES, ARM_MAX_VARIABLES, MAX_NESTING,
+    MAX_TOTAL_BYTES, MAX_TOTAL_RESOURCES,
+};
 
 const DEPLOYMENTS: &str = "Microsoft.Resources/deployments";
 
@@ -183,12 +188,17 @@ fn expand_here(
         .unwrap_or_default();
     let scope = top_scope(ctx, engine.next_id(), level_of(&template.value));
     out.tenant = scope.tenant_id.clone();
+    file_limits(template, parameters, &mut out.diagnostics);
+    declaration_limits(template, &template.value, "", &mut out.diagnostics);
     let mut x = Expander {
         engine: &engine,
         doc: template,
         resources: Vec::new(),
         moved_out: 0,
         declared: Vec::new(),
+        meters: Vec::new(),
+        total_bytes: 0,
+        stopped: false,
     };
     let frame = Frame::new(&template.value, "", provided, scope);
     let ev = Evaluator::new(&engine, &frame);
@@ -198,6 +208,7 @@ fn expand_here(
     x.check_depends_on(&declared);
     resolve_depends_on(&mut x.resources);
     out.resources = x.resources;
+    out.work = engine.work();
     let mut seen: HashSet<_> = out
         .diagnostics
         .iter()
@@ -412,12 +423,121 @@ fn level_of(template: &Json) -> String {
     .to_string()
 }
 
+/// ARM004 for a template or parameters file over ARM's 4 MB (the file as
+/// written; the expanded size is metered while expanding).
+fn file_limits(template: &Document, parameters: Option<&Document>, diags: &mut Vec<Diagnostic>) {
+    for (doc, what) in [
+        (Some(template), "template"),
+        (parameters, "parameters file"),
+    ] {
+        let Some(doc) = doc else { continue };
+        if doc.text.len() > ARM_MAX_TEMPLATE_BYTES {
+            diags.push(Diagnostic::new(
+                "ARM004",
+                Level::Error,
+                format!(
+                    "limit exceeded: the {what} is {} bytes; ARM's limit is {ARM_MAX_TEMPLATE_BYTES} (4 MB)",
+                    doc.text.len()
+                ),
+                location(doc, "", None),
+            ));
+        }
+    }
+}
+
+/// ARM004 for a template (the top one, or a nested deployment's inline one)
+/// declaring more parameters, variables or outputs than ARM accepts, at the
+/// first one over the limit. Expansion goes on: declarations cost no work.
+fn declaration_limits(doc: &Document, template: &Json, base: &str, diags: &mut Vec<Diagnostic>) {
+    let sections = [
+        ("parameters", ARM_MAX_PARAMETERS),
+        ("variables", ARM_MAX_VARIABLES),
+        ("outputs", ARM_MAX_OUTPUTS),
+    ];
+    for (section, max) in sections {
+        let Some(map) = template.get(section).and_then(Json::as_object) else {
+            continue;
+        };
+        // Each variable copy loop declares one variable.
+        let mut names: Vec<String> = Vec::new();
+        for (k, v) in map {
+            match v.as_array() {
+                Some(loops) if section == "variables" && k.eq_ignore_ascii_case("copy") => {
+                    names.extend((0..loops.len()).map(|i| format!("{k}/{i}")));
+                }
+                _ => names.push(escape_token(k)),
+            }
+        }
+        if let Some(first_over) = names.get(max) {
+            let pointer = format!("{base}/{section}/{first_over}");
+            diags.push(Diagnostic::new(
+                "ARM004",
+                Level::Error,
+                format!(
+                    "limit exceeded: the template declares {} {section}; ARM's limit is {max} per template",
+                    names.len()
+                ),
+                location(doc, &pointer, None),
+            ));
+        }
+    }
+    if let Some(resources) = template.get("resources") {
+        nested_declaration_limits(doc, resources, base, diags);
+    }
+}
+
+/// [`declaration_limits`] for the nested deployments among `resources` (and
+/// their 1.0 child resources, which belong to the same template).
+fn nested_declaration_limits(
+    doc: &Document,
+    resources: &Json,
+    base: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let items: Vec<(String, &Json)> = match resources {
+        Json::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("{base}/resources/{i}"), r))
+            .collect(),
+        Json::Object(o) => o
+            .iter()
+            .map(|(k, r)| (pointer_push(&format!("{base}/resources"), k), r))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (pointer, r) in items {
+        if let Some(children) = r.get("resources") {
+            nested_declaration_limits(doc, children, &pointer, diags);
+        }
+        if let Some(inner) = r.get("properties").and_then(|p| p.get("template")) {
+            declaration_limits(doc, inner, &format!("{pointer}/properties/template"), diags);
+        }
+    }
+}
+
+fn escape_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
 /// Parses every expression string of the file once (ARM003 for syntax errors;
 /// ARM004 for unknown built-in functions and wrong argument counts, found even
 /// in branches that are never evaluated).
 fn syntax_pass(doc: &Document, diags: &mut Vec<Diagnostic>) {
     fn walk(doc: &Document, v: &Json, ptr: Ptr<'_>, diags: &mut Vec<Diagnostic>) {
         match v {
+            Json::String(s) if is_expression(s) && is_over_expression_limit(s) => {
+                let pointer = ptr.render();
+                diags.push(Diagnostic::new(
+                    "ARM004",
+                    Level::Error,
+                    format!(
+                        "limit exceeded: the expression is {} characters long; ARM's limit is {ARM_MAX_EXPRESSION_CHARS}",
+                        s.chars().count()
+                    ),
+                    location(doc, &pointer, None),
+                ));
+            }
             Json::String(s) if is_expression(s) => {
                 let Some(parsed) = doc.expressions().get(s) else {
                     return;
@@ -541,6 +661,21 @@ struct Expander<'d> {
     // Resources set aside while a template's declarations are expanded out of order.
     moved_out: usize,
     declared: Vec<Declared>,
+    // One per template being expanded (the top one, then each nested deployment's):
+    // ARM's limits are per template.
+    meters: Vec<Meter>,
+    // Expanded bytes of every template together.
+    total_bytes: usize,
+    // A bound of the whole expansion was reached: nothing more is expanded.
+    stopped: bool,
+}
+
+/// What one template has expanded to so far, against ARM's per-template limits.
+#[derive(Default)]
+struct Meter {
+    resources: usize,
+    bytes: usize,
+    stopped: bool,
 }
 
 /// The parent of a nested (child) resource in language version 1.0.
@@ -560,8 +695,89 @@ impl<'d> Expander<'d> {
         });
     }
 
-    /// Expands `template.resources` (array, or object keyed by symbolic name).
+    /// Expands `template.resources` (array, or object keyed by symbolic name),
+    /// metered as one template.
     fn resources_of(&mut self, ev: &Evaluator<'_, '_>, template: &Json, base: &str, depth: usize) {
+        self.meters.push(Meter::default());
+        self.template_resources(ev, template, base, depth);
+        self.meters.pop();
+    }
+
+    /// False once a bound stops the current template or the whole expansion.
+    fn may_go_on(&mut self, pointer: &str) -> bool {
+        if self.stopped || self.engine.exhausted() {
+            return false;
+        }
+        if self.meters.last().is_some_and(|m| m.stopped) {
+            return false;
+        }
+        if self.resources.len() + self.moved_out >= MAX_TOTAL_RESOURCES {
+            self.stopped = true;
+            self.limit(
+                pointer,
+                format!(
+                    "expansion stopped: the deployment has more than {MAX_TOTAL_RESOURCES} resources with its nested deployments (cmek-arm's bound; ARM's limit is {ARM_MAX_RESOURCES} per template); what was expanded before this point is still checked"
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Counts one expanded resource of `size` bytes against ARM's per-template
+    /// limits and the whole expansion's; false when it must not be kept.
+    fn meter(&mut self, pointer: &str, size: usize) -> bool {
+        if size > ARM_MAX_RESOURCE_BYTES {
+            self.limit(
+                pointer,
+                format!(
+                    "the resource is more than {ARM_MAX_RESOURCE_BYTES} bytes after expansion, ARM's limit for one resource definition (1 MB); it is left out"
+                ),
+            );
+            return false;
+        }
+        let Some(m) = self.meters.last_mut() else {
+            return true;
+        };
+        m.resources += 1;
+        m.bytes += size;
+        self.total_bytes += size;
+        let over = if m.resources > ARM_MAX_RESOURCES {
+            Some(format!(
+                "the template has more than {ARM_MAX_RESOURCES} resources (copies included), ARM's limit for one template; expansion of this template stopped here"
+            ))
+        } else if m.bytes > ARM_MAX_TEMPLATE_BYTES {
+            Some(format!(
+                "the template is more than {ARM_MAX_TEMPLATE_BYTES} bytes after expansion, ARM's limit for one template (4 MB, copies and values included); expansion of this template stopped here"
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = over {
+            m.stopped = true;
+            self.limit(pointer, message);
+            return false;
+        }
+        if self.total_bytes > MAX_TOTAL_BYTES {
+            self.stopped = true;
+            self.limit(
+                pointer,
+                format!(
+                    "expansion stopped: the deployment is more than {MAX_TOTAL_BYTES} bytes after expansion with its nested deployments (cmek-arm's bound; ARM's limit is {ARM_MAX_TEMPLATE_BYTES} per template); what was expanded before this point is still checked"
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn template_resources(
+        &mut self,
+        ev: &Evaluator<'_, '_>,
+        template: &Json,
+        base: &str,
+        depth: usize,
+    ) {
         let Some(resources) = template.get("resources") else {
             return;
         };
@@ -697,14 +913,7 @@ impl<'d> Expander<'d> {
             None => vec![(None, ev.clone())],
         };
         for (copy_index, iev) in instances {
-            if self.engine.exhausted() {
-                break;
-            }
-            if self.resources.len() + self.moved_out >= MAX_RESOURCES {
-                self.limit(
-                    pointer,
-                    format!("expansion stopped at {MAX_RESOURCES} resources"),
-                );
+            if !self.may_go_on(pointer) {
                 break;
             }
             let condition = match obj.get("condition") {
@@ -786,6 +995,11 @@ impl<'d> Expander<'d> {
             if let Some(p) = parent {
                 depends_on.push(p.id.clone());
             }
+            let body = Value::Object(body);
+            let size = body.json_len(ARM_MAX_TEMPLATE_BYTES);
+            if !self.meter(pointer, size) {
+                break;
+            }
             let api_version = body.get("apiVersion").cloned().unwrap_or(Value::Null);
             let properties = body.get("properties").cloned();
             self.resources.push(ExpandedResource {
@@ -793,7 +1007,7 @@ impl<'d> Expander<'d> {
                 api_version,
                 name: name.clone(),
                 id: id.clone(),
-                body: Value::Object(body),
+                body,
                 depends_on,
                 origin: self.doc.location(pointer),
                 existing,
@@ -808,7 +1022,9 @@ impl<'d> Expander<'d> {
                 if depth + 1 > MAX_NESTING {
                     self.limit(
                         pointer,
-                        format!("nested deployments deeper than {MAX_NESTING}"),
+                        format!(
+                            "nested deployments deeper than {MAX_NESTING} (cmek-arm's bound; ARM documents none) are not followed"
+                        ),
                     );
                 } else if let Some(outputs) =
                     self.nested(&iev, r, pointer, &name, properties.as_ref(), depth + 1)
@@ -929,6 +1145,21 @@ impl<'d> Expander<'d> {
             );
         }
         scope.deployment_name = scope_string(name.clone(), "the deployment name");
+        // A frame costs its declarations (copies of a nested deployment each make one).
+        let declarations: usize = ["parameters", "variables", "functions", "definitions"]
+            .iter()
+            .filter_map(|k| template.get(*k))
+            .map(|d| {
+                d.as_object()
+                    .map_or_else(|| d.as_array().map_or(0, Vec::len), |o| o.len())
+            })
+            .sum();
+        if !self
+            .engine
+            .charge_at(1 + declarations as u64, Ptr::Root(pointer))
+        {
+            return None;
+        }
         let mut frame = Frame::new(template, &base, provided, scope);
         frame.id = id;
         frame.label = label;
@@ -1001,11 +1232,35 @@ impl<'d> Expander<'d> {
 
     /// ARM004 for `dependsOn` entries that name no resource of the template.
     fn check_depends_on(&self, declared: &[Declared]) {
-        let ids: HashSet<String> = self
+        let id_list: Vec<String> = self
             .resources
             .iter()
             .filter_map(|r| r.id.as_str().map(str::to_ascii_lowercase))
             .collect();
+        let ids: HashSet<&str> = id_list.iter().map(String::as_str).collect();
+        // Every tail of every ID after a `/`: an entry may name a resource by
+        // the end of its ID (`Microsoft.KeyVault/vaults/kv1`).
+        let tails: HashSet<&str> = id_list
+            .iter()
+            .flat_map(|id| id.match_indices('/').filter_map(|(i, _)| id.get(i + 1..)))
+            .collect();
+        // IDs that are not plain strings: an entry may still be one of them.
+        let some_id_unknown = self
+            .resources
+            .iter()
+            .any(|x| x.id.as_str2().is_none() && x.id.is_unknown());
+        let symbolic: Vec<Str<'_>> = self
+            .resources
+            .iter()
+            .filter_map(|x| match x.id.as_str2() {
+                Some(id @ Str::Text(_)) => Some(id),
+                _ => None,
+            })
+            .collect();
+        // Comparisons with symbolic IDs are the one part that is not a lookup:
+        // bounded, and past the bound an entry counts as possibly matching
+        // (no finding rather than a wrong one).
+        let mut comparisons_left: usize = 1_000_000;
         let names: HashSet<&str> = declared
             .iter()
             .flat_map(|d| d.names.iter().map(String::as_str))
@@ -1028,17 +1283,20 @@ impl<'d> Expander<'d> {
                     };
                     let l = v.to_ascii_lowercase();
                     let last = l.rsplit('/').next().unwrap_or(&l);
-                    let known = ids.contains(&l)
-                        || ids.iter().any(|id| id.ends_with(&format!("/{l}")))
+                    let known = ids.contains(l.as_str())
+                        || tails.contains(l.as_str())
                         || names.contains(l.as_str())
                         || names.contains(last)
                         || symbols.contains(l.as_str())
                         || copies.contains(&l)
                         // An ID that is unknown, or symbolic and possibly equal, may still match.
-                        || self.resources.iter().any(|x| match x.id.as_str2() {
-                            Some(id @ Str::Text(_)) => id.equals(Str::Lit(v), true) != Some(false),
-                            Some(Str::Lit(_)) => false,
-                            None => x.id.is_unknown(),
+                        || some_id_unknown
+                        || symbolic.iter().any(|id| {
+                            if comparisons_left == 0 {
+                                return true;
+                            }
+                            comparisons_left -= 1;
+                            id.equals(Str::Lit(v), true) != Some(false)
                         });
                     if !known && !matches!(d, Json::Null) {
                         self.engine.report(Finding {
@@ -1083,19 +1341,21 @@ impl<'d> Expander<'d> {
 /// Language 1.0 `dependsOn` may name a resource (`kv1`, `Microsoft.KeyVault/vaults/kv1`);
 /// where exactly one expanded resource matches, the entry becomes its ID.
 fn resolve_depends_on(resources: &mut [ExpandedResource]) {
-    let known: Vec<(String, String, String)> = resources
-        .iter()
-        .filter_map(|r| {
-            let (Value::String(name), Value::String(id)) = (&r.name, &r.id) else {
-                return None;
-            };
-            Some((
-                name.to_ascii_lowercase(),
-                format!("{}/{}", r.resource_type, name).to_ascii_lowercase(),
-                id.clone(),
-            ))
-        })
-        .collect();
+    // Name and type/name of each resource with its ID, and how many resources
+    // answer to each: a lookup per entry, not a scan of every resource.
+    let mut known: HashMap<String, (usize, String)> = HashMap::new();
+    for r in resources.iter() {
+        let (Value::String(name), Value::String(id)) = (&r.name, &r.id) else {
+            continue;
+        };
+        for key in [
+            name.to_ascii_lowercase(),
+            format!("{}/{}", r.resource_type, name).to_ascii_lowercase(),
+        ] {
+            let e = known.entry(key).or_insert((0, id.clone()));
+            e.0 += 1;
+        }
+    }
     for r in resources.iter_mut() {
         for d in &mut r.depends_on {
             let Value::String(s) = d else {
@@ -1104,9 +1364,7 @@ fn resolve_depends_on(resources: &mut [ExpandedResource]) {
             if s.starts_with('/') {
                 continue;
             }
-            let l = s.to_ascii_lowercase();
-            let mut hits = known.iter().filter(|(n, tn, _)| *n == l || *tn == l);
-            if let (Some((_, _, id)), None) = (hits.next(), hits.next()) {
+            if let Some((1, id)) = known.get(&s.to_ascii_lowercase()) {
                 *d = Value::String(id.clone());
             }
         }

@@ -5,5 +5,6 @@ pub mod azure_schemas;
 pub mod expand;
 pub mod expr;
 pub mod json;
+pub mod limits;
 pub mod schema;
 pub mod walk;

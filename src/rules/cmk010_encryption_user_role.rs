@@ -55,6 +55,16 @@ const ID: &str = "CMK010";
 pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
     let sp = s.sp_object_id.as_deref();
     let who = sp.map_or("any principal".to_string(), |p| format!("principal '{p}'"));
+    // What each assignment grants, worked out once rather than once per key
+    // (keys times assignments is the work; a template may hold thousands).
+    // Assignments of other roles can neither pass nor be a near miss.
+    let grants: Vec<_> = dep
+        .role_assignments()
+        .filter_map(|ra| {
+            let role = has_role(ra, &[ENCRYPTION_USER]);
+            (role != Tri::No).then(|| (ra, ra.resolved_scope(), role, to_principal(ra, sp)))
+        })
+        .collect();
     for key in dep.keys() {
         // A key whose name is unknown can still be decided: without any assignment
         // of the role to the principal, it fails whatever its name.
@@ -67,17 +77,15 @@ pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
         let mut maybe_above = None;
         let mut near_misses: Vec<(Location, String)> = Vec::new();
         let mut passed = false;
-        for ra in dep.role_assignments() {
-            let scope = ra.resolved_scope();
-            let role = has_role(ra, &[ENCRYPTION_USER]);
-            let principal = to_principal(ra, sp);
+        for (ra, scope, role, principal) in &grants {
+            let ra = *ra;
             let (on_key, above) = match &names {
                 Some((vault, key_name)) => (
-                    scope_tri(&scope, |sc| match sc {
+                    scope_tri(scope, |sc| match sc {
                         Scope::Key { .. } => sc.covers_key(vault.as_str2(), key_name.as_str2()),
                         _ => Some(false),
                     }),
-                    scope_tri(&scope, |sc| sc.covers_vault(vault.as_str2())),
+                    scope_tri(scope, |sc| sc.covers_vault(vault.as_str2())),
                 ),
                 None => match scope {
                     Scope::Above(_) => (Tri::No, Tri::Yes),
@@ -104,7 +112,7 @@ pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
                 }
                 Tri::No => {}
             }
-            if role == Tri::Yes && on_key == Tri::Yes && principal == Tri::No {
+            if *role == Tri::Yes && on_key == Tri::Yes && *principal == Tri::No {
                 if let Val::Known(p) = ra.principal_id().val {
                     near_misses.push((
                         ra.principal_id().location,

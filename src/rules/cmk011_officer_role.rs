@@ -41,25 +41,32 @@ const ID: &str = "CMK011";
 pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
     let officer = s.officer_object_id.as_deref();
     let who = officer.map_or("any principal".to_string(), |p| format!("principal '{p}'"));
+    // Role and principal of each assignment once, not once per vault; those
+    // that cannot give the role are left out.
+    let grants: Vec<_> = dep
+        .role_assignments()
+        .filter_map(|ra| {
+            let grant =
+                has_role(ra, &[CRYPTO_OFFICER, ADMINISTRATOR]).and(to_principal(ra, officer));
+            (grant != Tri::No).then(|| (ra, ra.resolved_scope(), grant))
+        })
+        .collect();
     for vault in dep.vaults() {
         let vault_name = vault.vault_name();
         let mut maybe = None;
         let mut passed = false;
-        for ra in dep.role_assignments() {
-            let resolved = ra.resolved_scope();
-            let scope = match (&vault_name, &resolved) {
+        for (ra, resolved, grant) in &grants {
+            let ra = *ra;
+            let scope = match (&vault_name, resolved) {
                 (_, Scope::Above(_)) => Tri::Yes,
                 (_, Scope::Other(_)) => Tri::No,
-                (Some(vault_name), _) => scope_tri(&resolved, |sc| match sc {
+                (Some(vault_name), _) => scope_tri(resolved, |sc| match sc {
                     Scope::Key { vault: v, .. } => v.as_str2().equals(vault_name.as_str2(), true),
                     other => other.covers_vault(vault_name.as_str2()),
                 }),
                 (None, _) => Tri::Maybe("the vault's name is unknown".into()),
             };
-            match has_role(ra, &[CRYPTO_OFFICER, ADMINISTRATOR])
-                .and(to_principal(ra, officer))
-                .and(scope)
-            {
+            match grant.clone().and(scope) {
                 Tri::Yes => {
                     passed = true;
                     break;

@@ -40,14 +40,22 @@ const ID: &str = "CMK013";
 pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
     let vendors: Vec<Str2> = match &s.sp_object_id {
         Some(sp) => vec![Str2::Lit(sp.clone())],
-        None => dep
-            .role_assignments()
-            .filter(|ra| has_role(ra, &[ENCRYPTION_USER]) == Tri::Yes)
-            .filter_map(|ra| match ra.text(&["properties", "principalId"]).val {
-                Val::Known(p) => Some(p),
-                _ => None,
-            })
-            .collect(),
+        None => {
+            // Each principal once: a loop may assign the role to one principal
+            // thousands of times, and every assignment is compared with each.
+            let mut distinct: Vec<Str2> = Vec::new();
+            for ra in dep.role_assignments() {
+                if has_role(ra, &[ENCRYPTION_USER]) != Tri::Yes {
+                    continue;
+                }
+                if let Val::Known(p) = ra.text(&["properties", "principalId"]).val {
+                    if !distinct.contains(&p) {
+                        distinct.push(p);
+                    }
+                }
+            }
+            distinct
+        }
     };
     if vendors.is_empty() {
         return;
@@ -79,7 +87,7 @@ pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
         } else {
             Some(false)
         };
-        if vendor == Some(false) || !reaches(&ra.resolved_scope()) {
+        if vendor == Some(false) {
             continue;
         }
         let role = ra.text(&["properties", "roleDefinitionId"]);
@@ -98,6 +106,10 @@ pub(crate) fn check(dep: &Deployment, s: &Settings, out: &mut Vec<Diagnostic>) {
             Val::Unknown(_) => ("an unknown role", false),
             _ => continue,
         };
+        // After the role: the scope's reach compares it with every key.
+        if !reaches(&ra.resolved_scope()) {
+            continue;
+        }
         if known_role && vendor == Some(true) {
             let msg = format!(
                 "the vendor's principal '{p}' holds {role_name} on {}; it needs only Key Vault Crypto Service Encryption User on the key",

@@ -36,6 +36,7 @@ fn corpus_templates_expand() {
     let root = avm.parent().unwrap().to_path_buf();
     let mut report = String::new();
     let mut syntax = Vec::new();
+    let mut most_work = (0, String::new());
     for path in &files {
         let rel = path.strip_prefix(&root).unwrap().display().to_string();
         let doc = json::parse(&rel, &std::fs::read(path).unwrap())
@@ -57,6 +58,9 @@ fn corpus_templates_expand() {
                 .map(|d| format!("{rel}: {}", d.message)),
         );
         let unknown_ids = x.resources.iter().filter(|r| r.id.is_unknown()).count();
+        if x.work > most_work.0 {
+            most_work = (x.work, rel.clone());
+        }
         let _ = writeln!(
             report,
             "{rel}: {} resources ({} unknown IDs), {} outputs{}",
@@ -81,6 +85,16 @@ fn corpus_templates_expand() {
         files.len() >= 174,
         "expected the 174 AVM templates and the quickstarts, found {}",
         files.len()
+    );
+    // Real templates stay far from the evaluation budget: a tenth of it at most
+    // (the budget is what keeps hostile templates bounded, not what real ones meet).
+    println!("most work: {} units ({})", most_work.0, most_work.1);
+    assert!(
+        most_work.0 <= cmek_arm::arm::limits::EVALUATION_BUDGET / 10,
+        "{} needs {} units of the evaluation budget's {}",
+        most_work.1,
+        most_work.0,
+        cmek_arm::arm::limits::EVALUATION_BUDGET
     );
     assert!(
         syntax.is_empty(),

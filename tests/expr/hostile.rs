@@ -36,8 +36,10 @@ fn messages(x: &cmek_arm::arm::expand::Expansion) -> Vec<String> {
 }
 
 #[test]
-fn hundred_thousand_nested_parentheses_are_a_syntax_finding() {
-    let deep = format!("[{}'x'{}]", "concat(".repeat(100_000), ")".repeat(100_000));
+fn deep_nesting_is_a_syntax_finding_and_long_expressions_a_limit() {
+    // 3,000 levels in 24,005 characters: within ARM's length, over the parser's depth.
+    let deep = format!("[{}'x'{}]", "concat(".repeat(3_000), ")".repeat(3_000));
+    assert!(deep.len() <= cmek_arm::arm::limits::ARM_MAX_EXPRESSION_CHARS);
     let out = serde_json::json!({"o": {"type": "string", "value": deep}}).to_string();
     let x = expand_text(&template("[]", "{}", &out), None, &Context::default());
     let m = messages(&x);
@@ -46,6 +48,15 @@ fn hundred_thousand_nested_parentheses_are_a_syntax_finding() {
             .any(|m| m.starts_with("ARM003") && m.contains("nested deeper")),
         "{m:?}"
     );
+    // 100,000 levels: ARM refuses the expression for its length; it is not parsed.
+    let deeper = format!("[{}'x'{}]", "concat(".repeat(100_000), ")".repeat(100_000));
+    let out = serde_json::json!({"o": {"type": "string", "value": deeper}}).to_string();
+    let x = expand_text(&template("[]", "{}", &out), None, &Context::default());
+    assert_eq!(
+        messages(&x),
+        ["ARM004 limit exceeded: the expression is 800005 characters long; ARM's limit is 24576"]
+    );
+    assert!(x.outputs["o"].value.is_unknown());
     let parens = format!("[{}1{}]", "(".repeat(100_000), ")".repeat(100_000));
     assert!(parse_string(&parens).is_err());
 }
@@ -159,7 +170,7 @@ fn runaway_evaluation_stops_at_the_step_budget() {
     let m = messages(&x);
     assert!(
         m.iter()
-            .any(|m| m.contains("evaluation stopped after 200000 steps")),
+            .any(|m| m.contains("evaluation budget of 200000 units")),
         "{m:?}"
     );
     // Everything after the budget ran out is unknown, never guessed.

@@ -160,3 +160,95 @@ fn a_broken_parameters_file_is_a_finding_not_a_crash() {
     let outcome = run(&[template], &options).unwrap();
     only_arm001(&outcome);
 }
+
+/// Templates built to exhaust a validator (tests/fixtures/hostile): each is
+/// answered with the ARM004 finding of the bound it reaches, within the
+/// evaluation budget, and everything expanded before it is still checked.
+/// Their time and memory are measured in the closing note
+/// (`/usr/bin/time -v cmek-arm validate <file>`), not here.
+#[test]
+fn hostile_templates_stop_at_a_named_bound() {
+    use cmek_arm::arm::limits::EVALUATION_BUDGET;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile");
+    let budget = "cmek-arm's evaluation budget of 2000000 units";
+    let whole = "more than 10000 resources with its nested deployments";
+    let expected: &[(&str, &[&str])] = &[
+        (
+            "array-doubling.json",
+            &["concat() builds too large an array"],
+        ),
+        (
+            "expanded-over-4mb.json",
+            &["more than 4194304 bytes after expansion, ARM's limit for one template"],
+        ),
+        ("lambda-bomb.json", &[budget]),
+        (
+            "long-expression.json",
+            &["the expression is 25012 characters long; ARM's limit is 24576"],
+        ),
+        ("nested-12-levels.json", &[whole]),
+        ("nested-800-cubed-cmek.json", &[whole]),
+        ("nested-800-cubed.json", &[whole]),
+        ("object-doubling.json", &[budget]),
+        ("reduce-doubling.json", &[budget]),
+        (
+            "string-doubling.json",
+            &["concat() builds too long a string"],
+        ),
+        (
+            "too-many-declarations.json",
+            &[
+                "declares 257 parameters; ARM's limit is 256",
+                "declares 513 variables; ARM's limit is 512",
+                "declares 65 outputs; ARM's limit is 64",
+            ],
+        ),
+        (
+            "too-many-resources.json",
+            &["more than 800 resources (copies included), ARM's limit for one template"],
+        ),
+        ("tree-doubling.json", &[budget]),
+    ];
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut named: Vec<&str> = expected.iter().map(|(f, _)| *f).collect();
+    named.sort();
+    assert_eq!(files, named, "every hostile fixture has its expectation");
+    for (file, wants) in expected {
+        let path = dir.join(file);
+        let doc = cmek_arm::arm::json::parse(file, &std::fs::read(&path).unwrap()).unwrap();
+        let x = cmek_arm::arm::expand::expand(&doc, None, &Default::default());
+        // The charge that runs out may overshoot by one built value, at most
+        // a string of the longest length allowed.
+        let overshoot = (cmek_arm::arm::limits::MAX_STRING_BYTES / 16) as u64;
+        assert!(
+            x.work <= EVALUATION_BUDGET + overshoot,
+            "{file}: {} units of work",
+            x.work
+        );
+        // The whole pipeline (schema, rules, report) on the same file.
+        let outcome = run(&[path], &Options::default()).unwrap();
+        let limits: Vec<&str> = outcome
+            .diagnostics
+            .iter()
+            .filter(|d| d.rule == "ARM004" && d.message.starts_with("limit exceeded"))
+            .map(|d| d.message.as_str())
+            .collect();
+        for want in *wants {
+            assert!(
+                limits.iter().any(|m| m.contains(want)),
+                "{file}: no ARM004 saying '{want}' in {limits:#?}"
+            );
+        }
+        assert!(
+            outcome
+                .diagnostics
+                .iter()
+                .all(|d| !d.message.contains("internal error")),
+            "{file}"
+        );
+    }
+}

@@ -74,7 +74,8 @@ pub type R = Result<Value, Fault>;
 /// Limits that keep hostile templates from hanging or exhausting memory.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Expression nodes evaluated per expansion.
+    /// Units of work per expansion: expression nodes evaluated, values built or
+    /// copied, 16-byte pieces of strings built (see [`crate::arm::limits::EVALUATION_BUDGET`]).
     pub max_steps: u64,
     /// Longest string a function may build (bytes).
     pub max_string: usize,
@@ -86,11 +87,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        use crate::arm::limits as l;
         Limits {
-            max_steps: 50_000_000,
-            max_string: 4 << 20,
-            max_array: 100_000,
-            max_depth: 200,
+            max_steps: l::EVALUATION_BUDGET,
+            max_string: l::MAX_STRING_BYTES,
+            max_array: l::MAX_ARRAY_ITEMS,
+            max_depth: l::MAX_EVALUATION_DEPTH,
         }
     }
 }
@@ -188,6 +190,8 @@ pub struct Engine {
     pub limits: Limits,
     steps: Cell<u64>,
     exhausted: Cell<bool>,
+    // The budget finding is made once per template, at the first place it ran out.
+    exhaustion_reported: Cell<bool>,
     muted: Cell<u32>,
     findings: RefCell<Vec<Finding>>,
     /// The template's own expressions, parsed once for every reader.
@@ -212,6 +216,7 @@ impl Engine {
             limits,
             steps: Cell::new(0),
             exhausted: Cell::new(false),
+            exhaustion_reported: Cell::new(false),
             muted: Cell::new(0),
             findings: RefCell::new(Vec::new()),
             index: None,
@@ -247,6 +252,35 @@ impl Engine {
         self.muted.set(if on { n + 1 } else { n.saturating_sub(1) });
     }
 
+    /// Records a fault met while evaluating the string at `ptr`; the budget's
+    /// exhaustion only once (everything after it fails the same way).
+    pub fn report_fault(&self, fault: &Fault, ptr: Ptr<'_>) {
+        if fault.kind == FaultKind::Limit && self.exhausted() {
+            if self.exhaustion_reported.get() || self.muted.get() > 0 {
+                return;
+            }
+            self.exhaustion_reported.set(true);
+        }
+        self.report(Finding {
+            kind: fault.kind,
+            message: fault.message.clone(),
+            pointer: ptr.render(),
+            span: Some(fault.span),
+        });
+    }
+
+    /// Charges `cost` for building values from template JSON at `ptr`; false
+    /// (with the finding made) once the budget has run out.
+    pub fn charge_at(&self, cost: u64, ptr: Ptr<'_>) -> bool {
+        match self.charge(cost, ExprSpan::default()) {
+            Ok(()) => true,
+            Err(f) => {
+                self.report_fault(&f, ptr);
+                false
+            }
+        }
+    }
+
     /// Takes the findings recorded so far.
     pub fn take_findings(&self) -> Vec<Finding> {
         std::mem::take(&mut *self.findings.borrow_mut())
@@ -257,26 +291,43 @@ impl Engine {
         self.exhausted.get()
     }
 
+    /// Units of work used so far (see [`Limits::max_steps`]).
+    pub fn work(&self) -> u64 {
+        self.steps.get()
+    }
+
     fn step(&self, span: ExprSpan) -> Result<(), Fault> {
         self.charge(1, span)
     }
 
-    /// Charges `cost` steps: built values cost their size, so a function that builds
-    /// a large array counts as the work it is, not as one step.
-    fn charge(&self, cost: u64, span: ExprSpan) -> Result<(), Fault> {
+    /// Charges `cost` units of work: built and copied values cost their size, so
+    /// a function that builds a large array counts as the work it is, not as one
+    /// step, and the budget bounds memory as well as time.
+    pub fn charge(&self, cost: u64, span: ExprSpan) -> Result<(), Fault> {
         let n = self.steps.get().saturating_add(cost);
         self.steps.set(n);
         if n > self.limits.max_steps {
             self.exhausted.set(true);
-            return Err(Fault::limit(
-                span,
-                format!(
-                    "evaluation stopped after {} steps (limit for one template)",
-                    self.limits.max_steps
-                ),
-            ));
+            return Err(Fault::limit(span, self.exhaustion_message()));
         }
         Ok(())
+    }
+
+    /// The one wording of the budget finding (reported once per template).
+    pub fn exhaustion_message(&self) -> String {
+        format!(
+            "evaluation stopped: the template needs more than cmek-arm's evaluation budget of {} units of work (values built or copied, expressions evaluated); what was expanded before this point is still checked",
+            self.limits.max_steps
+        )
+    }
+
+    /// A copy of a stored value (a variable, parameter, lambda or function
+    /// argument), charged by its size: reading a large variable in a loop is
+    /// as much work, and memory, as building it each time.
+    pub fn copy_of(&self, v: &Value, span: ExprSpan) -> R {
+        let left = self.limits.max_steps.saturating_sub(self.steps.get());
+        self.charge(v.weight(left), span)?;
+        Ok(v.clone())
     }
 
     /// Parses an expression string once: from the template's index, or
@@ -475,7 +526,9 @@ pub struct Evaluator<'e, 't> {
     /// The template's declarations.
     pub frame: &'e Frame<'t>,
     copies: Vec<CopyIdx>,
-    lambdas: Vec<(String, Value)>,
+    // Shared, so that the evaluator copies made for each lambda call and copy
+    // index do not copy the values (a lambda variable can be a large array).
+    lambdas: Vec<(String, Rc<Value>)>,
     fn_args: Option<Rc<Vec<(String, Value)>>>,
     depth: usize,
 }
@@ -510,6 +563,14 @@ impl<'e, 't> Evaluator<'e, 't> {
     /// leave an Unknown in place.
     pub fn eval_json(&self, json: &Json, ptr: Ptr<'_>) -> Value {
         if self.engine.exhausted() {
+            return Value::unknown("evaluation budget exhausted");
+        }
+        let size = match json {
+            Json::Array(a) => a.len(),
+            Json::Object(o) => 2 * o.len(),
+            _ => 0,
+        };
+        if !self.engine.charge_at(1 + size as u64, ptr) {
             return Value::unknown("evaluation budget exhausted");
         }
         match json {
@@ -607,6 +668,13 @@ impl<'e, 't> Evaluator<'e, 't> {
             }
             return Value::String(s.to_string());
         }
+        if is_over_expression_limit(s) {
+            // Reported by the syntax pass over the file; ARM refuses to evaluate it.
+            return Value::unknown(format!(
+                "the expression is longer than ARM's limit of {} characters",
+                crate::arm::limits::ARM_MAX_EXPRESSION_CHARS
+            ));
+        }
         let parsed = self.engine.parse(s);
         let expr = match &*parsed {
             Ok(e) => e,
@@ -616,28 +684,10 @@ impl<'e, 't> Evaluator<'e, 't> {
         match self.eval(expr) {
             Ok(v) => v,
             Err(fault) => {
-                if fault.kind != FaultKind::Limit
-                    || !self.engine.exhausted()
-                    || !self.reported_exhaustion()
-                {
-                    self.engine.report(Finding {
-                        kind: fault.kind,
-                        message: fault.message.clone(),
-                        pointer: ptr.render(),
-                        span: Some(fault.span),
-                    });
-                }
+                self.engine.report_fault(&fault, ptr);
                 Value::unknown(fault.message)
             }
         }
-    }
-
-    fn reported_exhaustion(&self) -> bool {
-        self.engine
-            .findings
-            .borrow()
-            .iter()
-            .any(|f| f.kind == FaultKind::Limit && f.message.starts_with("evaluation stopped"))
     }
 
     /// Evaluates an expression.
@@ -813,6 +863,15 @@ impl<'e, 't> Evaluator<'e, 't> {
             },
         };
         self.check_size(&out, span)?;
+        if name == "json" {
+            // Values parsed from a string are new nodes, not copies of charged ones.
+            let left = self
+                .engine
+                .limits
+                .max_steps
+                .saturating_sub(self.engine.work());
+            self.engine.charge(out.weight(left), span)?;
+        }
         Ok(out)
     }
 
@@ -842,7 +901,9 @@ impl<'e, 't> Evaluator<'e, 't> {
     pub fn check_size(&self, v: &Value, span: ExprSpan) -> Result<(), Fault> {
         match v {
             Value::Array(a) => self.engine.charge(a.len() as u64, span)?,
-            Value::String(s) => self.engine.charge(s.len() as u64 / 64, span)?,
+            // A member is a key and a value: two units (see Value::weight).
+            Value::Object(o) => self.engine.charge(2 * o.len() as u64, span)?,
+            Value::String(s) => self.engine.charge(s.len() as u64 / 16, span)?,
             _ => {}
         }
         match v {
@@ -903,7 +964,7 @@ impl<'e, 't> Evaluator<'e, 't> {
         let key = name.to_ascii_lowercase();
         if let Some(args) = &self.fn_args {
             if let Some((_, v)) = args.iter().find(|(n, _)| *n == key) {
-                return Ok(v.clone());
+                return self.engine.copy_of(v, c.span);
             }
             return Err(Fault::undefined(
                 c.span,
@@ -919,7 +980,7 @@ impl<'e, 't> Evaluator<'e, 't> {
         // ARM treats a null value as not given: the defaultValue applies.
         match &slot.provided {
             Some(Value::Null) if slot.decl.get("defaultValue").is_some() => {}
-            Some(v) => return Ok(v.clone()),
+            Some(v) => return self.engine.copy_of(v, c.span),
             None => {}
         }
         self.memoised(false, &key, c.span, &format!("parameter '{name}'"), |ev| {
@@ -994,7 +1055,7 @@ impl<'e, 't> Evaluator<'e, 't> {
     ) -> R {
         let mkey = (var, key.to_string());
         match self.frame.memo.borrow().get(&mkey) {
-            Some(Memo::Done(v)) => return Ok(v.clone()),
+            Some(Memo::Done(v)) => return self.engine.copy_of(v, span),
             Some(Memo::Busy) => {
                 return Err(Fault::undefined(
                     span,
@@ -1009,11 +1070,10 @@ impl<'e, 't> Evaluator<'e, 't> {
             .borrow_mut()
             .insert(mkey.clone(), Memo::Busy);
         let v = compute(&inner);
-        self.frame
-            .memo
-            .borrow_mut()
-            .insert(mkey, Memo::Done(v.clone()));
-        Ok(v)
+        // The memo keeps one copy and the caller gets another: both are memory.
+        let copy = self.engine.copy_of(&v, span);
+        self.frame.memo.borrow_mut().insert(mkey, Memo::Done(v));
+        copy
     }
 
     fn copy_index(&self, c: &Call) -> R {
@@ -1053,17 +1113,13 @@ impl<'e, 't> Evaluator<'e, 't> {
     fn lambda_variable(&self, c: &Call) -> R {
         let name = self.name_arg(c, "lambdaVariables")?;
         let key = name.to_ascii_lowercase();
-        self.lambdas
-            .iter()
-            .rev()
-            .find(|(n, _)| *n == key)
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| {
-                Fault::undefined(
-                    c.span,
-                    format!("lambda variable '{name}' is not defined here"),
-                )
-            })
+        match self.lambdas.iter().rev().find(|(n, _)| *n == key) {
+            Some((_, v)) => self.engine.copy_of(v, c.span),
+            None => Err(Fault::undefined(
+                c.span,
+                format!("lambda variable '{name}' is not defined here"),
+            )),
+        }
     }
 
     /// Reads a `lambda(...)` argument.
@@ -1108,7 +1164,8 @@ impl<'e, 't> Evaluator<'e, 't> {
     pub fn apply(&self, l: &Lambda<'_>, args: &[Value]) -> R {
         let mut e = self.clone();
         for (n, v) in l.params.iter().zip(args) {
-            e.lambdas.push((n.clone(), v.clone()));
+            let v = self.engine.copy_of(v, l.body.span())?;
+            e.lambdas.push((n.clone(), Rc::new(v)));
         }
         e.eval(l.body)
     }
@@ -1210,6 +1267,13 @@ pub enum Dispatch {
     Done(Value),
     /// Not in this family.
     Next(Vec<Value>),
+}
+
+/// True for an expression string over ARM's 24,576 characters (the brackets
+/// included: ARM counts the string as written).
+pub fn is_over_expression_limit(s: &str) -> bool {
+    let limit = crate::arm::limits::ARM_MAX_EXPRESSION_CHARS;
+    s.len() > limit && s.chars().count() > limit
 }
 
 fn is_property_copy(loops: &[Json]) -> bool {

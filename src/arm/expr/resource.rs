@@ -99,7 +99,7 @@ pub(super) fn call(
     span: ExprSpan,
 ) -> Result<Dispatch, Fault> {
     let out = match name {
-        "reference" => reference(ev, &args),
+        "reference" => reference(ev, &args, span)?,
         "pickzones" => Value::unknown("pickZones() reads the region's zones from Azure"),
         "providers" => Value::unknown("providers() reads the registered providers from Azure"),
         "roledefinitions" => Value::unknown("roleDefinitions() reads role definitions from Azure"),
@@ -115,23 +115,26 @@ pub(super) fn call(
 
 /// `reference()`: a nested deployment of this template (by name, ID or symbolic
 /// name, as ARM resolves them) gives its outputs; anything else needs deployed state.
-fn reference(ev: &Evaluator<'_, '_>, args: &[Value]) -> Value {
+fn reference(ev: &Evaluator<'_, '_>, args: &[Value], span: ExprSpan) -> Result<Value, Fault> {
     let unknown = || Value::unknown("reference() reads a deployed resource");
     let Some(key) = args.first().and_then(Value::as_str2) else {
-        return unknown();
+        return Ok(unknown());
     };
     if args
         .get(2)
         .and_then(Value::as_str)
         .is_some_and(|f| f.eq_ignore_ascii_case("full"))
     {
-        return unknown();
+        return Ok(unknown());
     }
     let known = ev.frame.deployments.borrow();
-    known
+    match known
         .iter()
         .find(|(k, _)| k.as_str2().and_then(|k| k.equals(key, true)) == Some(true))
-        .map_or_else(unknown, |(_, v)| v.clone())
+    {
+        Some((_, v)) => ev.engine.copy_of(v, span),
+        None => Ok(unknown()),
+    }
 }
 
 /// `resourceId()` and its relatives, over plain or symbolic strings.

@@ -189,7 +189,12 @@ fn expand_here(
     let scope = top_scope(ctx, engine.next_id(), level_of(&template.value));
     out.tenant = scope.tenant_id.clone();
     file_limits(template, parameters, &mut out.diagnostics);
-    declaration_limits(template, &template.value, "", &mut out.diagnostics);
+    declaration_limits(
+        template,
+        &template.value,
+        Ptr::Root(""),
+        &mut out.diagnostics,
+    );
     let mut x = Expander {
         engine: &engine,
         doc: template,
@@ -204,6 +209,16 @@ fn expand_here(
     let ev = Evaluator::new(&engine, &frame);
     x.resources_of(&ev, &template.value, "", 0);
     out.outputs = x.outputs(&ev, &template.value, "");
+    if engine.exhausted() && !engine.exhaustion_reported() {
+        // It ran out where findings were muted (an `existing` resource, the
+        // pass that learns symbolic names' IDs): said at the template's top.
+        engine.report(Finding {
+            kind: FaultKind::Limit,
+            message: engine.exhaustion_message(),
+            pointer: String::new(),
+            span: None,
+        });
+    }
     let declared = std::mem::take(&mut x.declared);
     x.check_depends_on(&declared);
     resolve_depends_on(&mut x.resources);
@@ -448,7 +463,7 @@ fn file_limits(template: &Document, parameters: Option<&Document>, diags: &mut V
 /// ARM004 for a template (the top one, or a nested deployment's inline one)
 /// declaring more parameters, variables or outputs than ARM accepts, at the
 /// first one over the limit. Expansion goes on: declarations cost no work.
-fn declaration_limits(doc: &Document, template: &Json, base: &str, diags: &mut Vec<Diagnostic>) {
+fn declaration_limits(doc: &Document, template: &Json, base: Ptr<'_>, diags: &mut Vec<Diagnostic>) {
     let sections = [
         ("parameters", ARM_MAX_PARAMETERS),
         ("variables", ARM_MAX_VARIABLES),
@@ -459,30 +474,41 @@ fn declaration_limits(doc: &Document, template: &Json, base: &str, diags: &mut V
             continue;
         };
         // Each variable copy loop declares one variable.
-        let mut names: Vec<String> = Vec::new();
-        for (k, v) in map {
-            match v.as_array() {
-                Some(loops) if section == "variables" && k.eq_ignore_ascii_case("copy") => {
-                    names.extend((0..loops.len()).map(|i| format!("{k}/{i}")));
-                }
-                _ => names.push(escape_token(k)),
-            }
+        let loops = |k: &str, v: &Json| match v.as_array() {
+            Some(l) if section == "variables" && k.eq_ignore_ascii_case("copy") => Some(l.len()),
+            _ => None,
+        };
+        let count: usize = map.iter().map(|(k, v)| loops(k, v).unwrap_or(1)).sum();
+        if count <= max {
+            continue;
         }
-        if let Some(first_over) = names.get(max) {
-            let pointer = format!("{base}/{section}/{first_over}");
-            diags.push(Diagnostic::new(
-                "ARM004",
-                Level::Error,
-                format!(
-                    "limit exceeded: the template declares {} {section}; ARM's limit is {max} per template",
-                    names.len()
-                ),
-                location(doc, &pointer, None),
-            ));
-        }
+        // The first declaration over the limit: (name, loop index).
+        let mut seen = 0;
+        let Some((name, index)) = map.iter().find_map(|(k, v)| {
+            let n = loops(k, v).unwrap_or(1);
+            let hit = (seen + n > max).then(|| (k, loops(k, v).map(|_| max - seen)));
+            seen += n;
+            hit
+        }) else {
+            continue;
+        };
+        let at = Ptr::Key(&base, section);
+        let at = Ptr::Key(&at, name);
+        let pointer = match index {
+            Some(i) => Ptr::Index(&at, i).render(),
+            None => at.render(),
+        };
+        diags.push(Diagnostic::new(
+            "ARM004",
+            Level::Error,
+            format!(
+                "limit exceeded: the template declares {count} {section}; ARM's limit is {max} per template"
+            ),
+            location(doc, &pointer, None),
+        ));
     }
     if let Some(resources) = template.get("resources") {
-        nested_declaration_limits(doc, resources, base, diags);
+        nested_declaration_limits(doc, resources, Ptr::Key(&base, "resources"), diags);
     }
 }
 
@@ -491,33 +517,31 @@ fn declaration_limits(doc: &Document, template: &Json, base: &str, diags: &mut V
 fn nested_declaration_limits(
     doc: &Document,
     resources: &Json,
-    base: &str,
+    at: Ptr<'_>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let items: Vec<(String, &Json)> = match resources {
-        Json::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (format!("{base}/resources/{i}"), r))
-            .collect(),
-        Json::Object(o) => o
-            .iter()
-            .map(|(k, r)| (pointer_push(&format!("{base}/resources"), k), r))
-            .collect(),
-        _ => Vec::new(),
-    };
-    for (pointer, r) in items {
+    let mut each = |r: &Json, here: Ptr<'_>| {
         if let Some(children) = r.get("resources") {
-            nested_declaration_limits(doc, children, &pointer, diags);
+            nested_declaration_limits(doc, children, Ptr::Key(&here, "resources"), diags);
         }
         if let Some(inner) = r.get("properties").and_then(|p| p.get("template")) {
-            declaration_limits(doc, inner, &format!("{pointer}/properties/template"), diags);
+            let props = Ptr::Key(&here, "properties");
+            declaration_limits(doc, inner, Ptr::Key(&props, "template"), diags);
         }
+    };
+    match resources {
+        Json::Array(a) => {
+            for (i, r) in a.iter().enumerate() {
+                each(r, Ptr::Index(&at, i));
+            }
+        }
+        Json::Object(o) => {
+            for (k, r) in o {
+                each(r, Ptr::Key(&at, k));
+            }
+        }
+        _ => {}
     }
-}
-
-fn escape_token(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
 }
 
 /// Parses every expression string of the file once (ARM003 for syntax errors;
@@ -1239,11 +1263,17 @@ impl<'d> Expander<'d> {
             .collect();
         let ids: HashSet<&str> = id_list.iter().map(String::as_str).collect();
         // Every tail of every ID after a `/`: an entry may name a resource by
-        // the end of its ID (`Microsoft.KeyVault/vaults/kv1`).
-        let tails: HashSet<&str> = id_list
-            .iter()
-            .flat_map(|id| id.match_indices('/').filter_map(|(i, _)| id.get(i + 1..)))
-            .collect();
+        // the end of its ID (`Microsoft.KeyVault/vaults/kv1`). Made only for an
+        // entry no cheaper lookup finds (most templates have none).
+        let tails: std::cell::OnceCell<HashSet<&str>> = std::cell::OnceCell::new();
+        let tails = || {
+            tails.get_or_init(|| {
+                id_list
+                    .iter()
+                    .flat_map(|id| id.match_indices('/').filter_map(|(i, _)| id.get(i + 1..)))
+                    .collect()
+            })
+        };
         // IDs that are not plain strings: an entry may still be one of them.
         let some_id_unknown = self
             .resources
@@ -1284,11 +1314,11 @@ impl<'d> Expander<'d> {
                     let l = v.to_ascii_lowercase();
                     let last = l.rsplit('/').next().unwrap_or(&l);
                     let known = ids.contains(l.as_str())
-                        || tails.contains(l.as_str())
                         || names.contains(l.as_str())
                         || names.contains(last)
                         || symbols.contains(l.as_str())
                         || copies.contains(&l)
+                        || tails().contains(l.as_str())
                         // An ID that is unknown, or symbolic and possibly equal, may still match.
                         || some_id_unknown
                         || symbolic.iter().any(|id| {
@@ -1341,6 +1371,10 @@ impl<'d> Expander<'d> {
 /// Language 1.0 `dependsOn` may name a resource (`kv1`, `Microsoft.KeyVault/vaults/kv1`);
 /// where exactly one expanded resource matches, the entry becomes its ID.
 fn resolve_depends_on(resources: &mut [ExpandedResource]) {
+    let by_name = |d: &Value| matches!(d, Value::String(s) if !s.starts_with('/'));
+    if !resources.iter().any(|r| r.depends_on.iter().any(by_name)) {
+        return;
+    }
     // Name and type/name of each resource with its ID, and how many resources
     // answer to each: a lookup per entry, not a scan of every resource.
     let mut known: HashMap<String, (usize, String)> = HashMap::new();

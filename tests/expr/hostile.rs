@@ -176,3 +176,51 @@ fn runaway_evaluation_stops_at_the_step_budget() {
     // Everything after the budget ran out is unknown, never guessed.
     assert!(x.outputs["p"].value.is_unknown());
 }
+
+#[test]
+fn budget_running_out_where_findings_are_muted_is_still_reported() {
+    // An `existing` resource is only read (its faults are not the template's),
+    // but the budget it used up stops the expansion all the same: said once.
+    let res = r#"[{"type": "Microsoft.KeyVault/vaults", "apiVersion": "2024-11-01", "name": "kv", "existing": true,
+                  "properties": {"x": "[length(map(range(0, 10000), lambda('i', range(0, 10000))))]"}},
+                 {"type": "Microsoft.KeyVault/vaults", "apiVersion": "2024-11-01", "name": "kv2", "location": "eastus", "properties": {}}]"#;
+    let x = expand_text(&template(res, "{}", "{}"), None, &Context::default());
+    let budget: Vec<String> = messages(&x)
+        .into_iter()
+        .filter(|m| m.contains("evaluation budget"))
+        .collect();
+    assert_eq!(budget.len(), 1, "{:?}", messages(&x));
+    assert!(budget[0].starts_with("ARM004 limit exceeded"), "{budget:?}");
+}
+
+#[test]
+fn each_variable_copy_loop_counts_as_one_of_arms_512_variables() {
+    let mut vars = serde_json::Map::new();
+    for i in 0..500 {
+        vars.insert(format!("v{i}"), i.into());
+    }
+    let loops: Vec<_> = (0..12)
+        .map(|i| serde_json::json!({"name": format!("l{i}"), "count": 1, "input": "x"}))
+        .collect();
+    vars.insert("copy".into(), loops.clone().into());
+    let at_limit = serde_json::Value::Object(vars.clone()).to_string();
+    let x = expand_text(&template("[]", &at_limit, "{}"), None, &Context::default());
+    assert!(messages(&x).is_empty(), "{:?}", messages(&x));
+    let mut more = loops;
+    more.push(serde_json::json!({"name": "l12", "count": 1, "input": "x"}));
+    vars.insert("copy".into(), more.into());
+    let over = serde_json::Value::Object(vars).to_string();
+    let x = expand_text(&template("[]", &over, "{}"), None, &Context::default());
+    let pointers: Vec<String> = x
+        .diagnostics
+        .iter()
+        .map(|d| match &d.location {
+            cmek_arm::diag::Location::File { pointer, .. } => format!("{} {pointer}", d.message),
+            _ => String::new(),
+        })
+        .collect();
+    assert_eq!(
+        pointers,
+        ["limit exceeded: the template declares 513 variables; ARM's limit is 512 per template /variables/copy/12"]
+    );
+}

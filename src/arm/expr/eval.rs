@@ -291,6 +291,12 @@ impl Engine {
         self.exhausted.get()
     }
 
+    /// True once the budget's exhaustion has been reported as a finding (it may
+    /// run out while findings are muted: see [`Engine::mute`]).
+    pub fn exhaustion_reported(&self) -> bool {
+        self.exhaustion_reported.get()
+    }
+
     /// Units of work used so far (see [`Limits::max_steps`]).
     pub fn work(&self) -> u64 {
         self.steps.get()

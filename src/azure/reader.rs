@@ -345,6 +345,10 @@ fn not_an_assignment(what: &str, call: &Call, a: &Json, wanted: &str) -> Error {
 /// Pages followed per list before giving up (a loop guard, far above real sizes).
 pub const MAX_PAGES: usize = 200;
 
+/// Most role definitions read for their names in one check (a vault's
+/// assignments use a handful of roles; Azure has about 30 for Key Vault).
+pub const MAX_ROLE_NAMES: usize = 32;
+
 /// What one list may hold, all its pages together: beyond it the list is an
 /// unusable answer (exit 3). A page is capped like any answer ([`MAX_BODY`],
 /// [`MAX_JSON_VALUES`]); without a cap on the sum, [`MAX_PAGES`] such pages
@@ -856,14 +860,18 @@ pub async fn read<R: AzureReader>(
         .await?
     };
 
-    // Round 2: role names and the Graph app-ID fallback, concurrently.
-    let mut def_ids: Vec<String> = Vec::new();
-    for a in &assignments {
-        let d = &a.role_definition_id;
-        if !def_ids.iter().any(|x| x.eq_ignore_ascii_case(d)) {
-            def_ids.push(d.clone());
-        }
-    }
+    // Round 2: role names and the Graph app-ID fallback, concurrently. Names
+    // only serve messages (rules compare role GUIDs), so a vault with assignments
+    // of more distinct roles than MAX_ROLE_NAMES has the rest shown by GUID
+    // rather than one request each, all at once.
+    let mut seen = std::collections::HashSet::new();
+    let def_ids: Vec<String> = assignments
+        .iter()
+        .map(|a| &a.role_definition_id)
+        .filter(|d| seen.insert(d.to_ascii_lowercase()))
+        .take(MAX_ROLE_NAMES)
+        .cloned()
+        .collect();
     let def_calls: Vec<Call> = def_ids
         .iter()
         .map(|d| {

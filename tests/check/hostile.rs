@@ -620,3 +620,32 @@ fn an_endless_next_link_ends_at_the_page_bound() {
         "the first page and 199 more, no 201st"
     );
 }
+
+#[test]
+fn role_names_are_read_for_a_bounded_number_of_roles() {
+    let Some(dir) = corpus() else { return };
+    let fake = compliant(&dir);
+    // The good assignment and 100 more, each of a role of its own: names
+    // serve messages only, so no more than MAX_ROLE_NAMES definitions are read.
+    let mut items = vec![assignment(&dir, "good", ROLE_CSEU, SP_OBJECT, &key_id())];
+    for i in 0..100 {
+        let role = format!("00000000-0000-4000-8000-{i:012}");
+        items.push(assignment(
+            &dir,
+            &format!("a{i}"),
+            &role,
+            SP_OBJECT,
+            &key_id(),
+        ));
+    }
+    fake.route(&ra_path(), vec![page_of(&fake, &ra_path(), items, None)]);
+    let out = check(&fake, &[]);
+    assert!(out.code <= 1, "{}\n{}", out.stdout, out.stderr);
+    let reads = fake
+        .seen()
+        .iter()
+        .filter(|r| r.path.to_ascii_lowercase().contains("/roledefinitions/"))
+        .count();
+    let max = cmek_arm::azure::reader::MAX_ROLE_NAMES;
+    assert!(reads > 0 && reads <= max, "{reads} role definitions read");
+}

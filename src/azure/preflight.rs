@@ -389,9 +389,18 @@ pub fn readable_scope(scope: &str) -> bool {
         })
 }
 
+/// Longest permission pattern matched ([`action_matches`]).
+pub const MAX_ACTION_LEN: usize = 512;
+
 /// `*`-wildcard match, case-insensitive, as ARM matches actions: `*` stands for
-/// any sequence of characters, `/` included.
+/// any sequence of characters, `/` included; a pattern over [`MAX_ACTION_LEN`]
+/// matches nothing.
 pub fn action_matches(pattern: &str, action: &str) -> bool {
+    // Real actions are under 200 characters; the match is O(pattern × action),
+    // so a megabyte-long "pattern" from a server is not one.
+    if pattern.len() > MAX_ACTION_LEN {
+        return false;
+    }
     let p: Vec<char> = pattern.to_lowercase().chars().collect();
     let a: Vec<char> = action.to_lowercase().chars().collect();
     // Greedy match with one backtrack point: linear in practice, O(p·a) at worst.
@@ -1053,6 +1062,13 @@ mod tests {
     #[test]
     fn wildcards_match_like_arm() {
         assert!(action_matches("*", "Microsoft.KeyVault/vaults/write"));
+        // A server's megabyte of stars and letters is no action (and no hang).
+        let huge = "*a".repeat(1 << 19) + "*";
+        assert!(!action_matches(&huge, "Microsoft.KeyVault/vaults/write"));
+        assert!(action_matches(
+            &"*".repeat(MAX_ACTION_LEN),
+            "Microsoft.KeyVault/vaults/write"
+        ));
         assert!(action_matches(
             "Microsoft.KeyVault/*",
             "microsoft.keyvault/vaults/keys/write"

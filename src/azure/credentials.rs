@@ -222,6 +222,8 @@ impl Credential {
 }
 
 /// An error and its sources on one line.
+/// An error and its sources, as one line of text; escaped and bounded as a
+/// server's words (a token endpoint's error body is part of it).
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -233,12 +235,22 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         }
         cur = inner.source();
     }
-    s
+    // Longer than a quoted answer: the error codes and descriptions of Entra ID
+    // (AADSTS...) run to a few hundred characters.
+    super::server_text_within(&s, 1000)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_chains_are_escaped_and_bounded() {
+        let e = std::io::Error::other(format!("AADSTS7000215: bad\u{1b}[2J{}", "x".repeat(5000)));
+        let s = error_chain(&e);
+        assert!(s.starts_with("AADSTS7000215: bad\\u{1b}[2J"), "{s}");
+        assert!(s.chars().count() <= 1001, "{}", s.len());
+    }
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |k| {

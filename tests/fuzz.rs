@@ -18,6 +18,11 @@ mod rng;
 #[path = "fuzz/seeds.rs"]
 mod seeds;
 
+/// The CLI's allocator (src/main.rs), so an input's time is what a user would
+/// wait: with glibc malloc the slowest inputs took several times longer.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use harness::Config;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -154,7 +159,8 @@ fn long_run() {
     );
 }
 
-/// Runs one saved input: `CMEK_FUZZ_REPLAY=path`.
+/// Runs one saved input: `CMEK_FUZZ_REPLAY=path`; `CMEK_FUZZ_TIMINGS=1` also
+/// prints where the time goes (each validate stage, slow rules, reports, expand).
 #[test]
 #[ignore = "needs CMEK_FUZZ_REPLAY=path"]
 fn replay() {
@@ -162,7 +168,8 @@ fn replay() {
         println!("set CMEK_FUZZ_REPLAY to a saved input (crash-*.json, slow-*.json, hang-*.json)");
         return;
     };
-    if let Err(e) = harness::replay(PathBuf::from(path).as_path()) {
+    let timings = std::env::var_os("CMEK_FUZZ_TIMINGS").is_some();
+    if let Err(e) = harness::replay(PathBuf::from(path).as_path(), timings) {
         panic!("crash: {e}");
     }
 }

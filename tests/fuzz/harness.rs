@@ -539,9 +539,84 @@ impl Summary {
     }
 }
 
+/// Where a slow input spends its time: validate's stages one by one (as
+/// `validate::analyse` runs them), each rule over 10 ms, the reports and `expand`.
+fn profile(path: &Path, parameters: Option<&Path>, rich: bool) {
+    use cmek_arm::arm::{expand, json, schema};
+    use cmek_arm::rules::{self, Check, Settings, TemplateInput};
+    let time = |what: &str, t0: Instant| {
+        println!("    {what:<28} {:>10.3?}", t0.elapsed());
+        Instant::now()
+    };
+    let options = options(parameters, rich);
+    let Ok(settings) = Settings::from_flags(&options.flags) else {
+        return;
+    };
+    let mut t = Instant::now();
+    let load = |p: &Path| json::parse(&p.display().to_string(), &std::fs::read(p).ok()?).ok();
+    let (Some(doc), params) = (load(path), parameters.and_then(load)) else {
+        println!("    (not JSON: nothing past the parser to profile)");
+        return;
+    };
+    t = time("parse", t);
+    let _ = schema::check(&doc);
+    t = time("schema (ARM002)", t);
+    let x = expand::expand(&doc, params.as_ref(), &options.context);
+    t = time(&format!("expand ({} resources)", x.resources.len()), t);
+    let input = TemplateInput {
+        template: &doc,
+        parameters: params.as_ref(),
+    };
+    for rule in rules::RULES {
+        if let Check::Template(check) = rule.check {
+            let t0 = Instant::now();
+            check(&input, &mut Vec::new());
+            if t0.elapsed() > Duration::from_millis(10) {
+                time(&format!("  rule {}", rule.id), t0);
+            }
+        }
+    }
+    t = time("template rules", t);
+    let deployment = cmek_arm::model::from_expansion_with(&x, &doc, params.as_ref());
+    t = time("model", t);
+    for rule in rules::RULES {
+        if let Check::Model(check) = rule.check {
+            let t0 = Instant::now();
+            check(&deployment, &settings, &mut Vec::new());
+            if t0.elapsed() > Duration::from_millis(10) {
+                time(&format!("  rule {}", rule.id), t0);
+            }
+        }
+    }
+    let _ = rules::check_model(&deployment, &settings);
+    t = time("model rules (check_model)", t);
+    let Ok(outcome) = validate::run(&[path.to_path_buf()], &options) else {
+        return;
+    };
+    t = time("validate::run (all again)", t);
+    for format in Format::ALL {
+        let _ = report::write(
+            &outcome.diagnostics,
+            &outcome.sources,
+            format,
+            options.color,
+            &mut std::io::sink(),
+        );
+        t = time(&format!("report {format:?}"), t);
+    }
+    let _ = validate::expand_command(
+        path,
+        parameters,
+        &options.context,
+        &mut std::io::sink(),
+        &mut std::io::sink(),
+    );
+    time("expand command", t);
+}
+
 /// Runs one saved input (and its `.parameters.json`, when beside it) both ways
-/// `validate` is fuzzed; `Err` on a crash.
-pub fn replay(path: &Path) -> Result<(), String> {
+/// `validate` is fuzzed; `Err` on a crash. With `timings`, also where the time goes.
+pub fn replay(path: &Path, timings: bool) -> Result<(), String> {
     install_panic_hook();
     let params = path.with_extension("parameters.json");
     let params = params.is_file().then_some(params);
@@ -561,6 +636,9 @@ pub fn replay(path: &Path) -> Result<(), String> {
             o.rules.iter().collect::<BTreeSet<_>>(),
             t0.elapsed()
         );
+        if timings {
+            profile(path, params.as_deref(), rich);
+        }
     }
     Ok(())
 }

@@ -190,6 +190,11 @@ fn hostile_templates_stop_at_a_named_bound() {
         ("nested-800-cubed-cmek.json", &[whole]),
         ("nested-800-cubed.json", &[whole]),
         ("object-doubling.json", &[budget]),
+        // Found by the fuzzer: 800 copies of 800 property copies (ARM refuses it by size too).
+        (
+            "property-copies-800x800.json",
+            &["more than 4194304 bytes after expansion, ARM's limit for one template"],
+        ),
         ("reduce-doubling.json", &[budget]),
         (
             "string-doubling.json",

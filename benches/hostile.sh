@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 bin=${CMEK_ARM_BIN:-}
 if [ -z "$bin" ]; then
   cargo build --release --quiet
-  bin=$PWD/target/release/cmek-arm
+  bin=$(realpath "${CARGO_TARGET_DIR:-target}")/release/cmek-arm
 fi
 gen=$(mktemp -d)
 trap 'rm -rf "$gen"' EXIT

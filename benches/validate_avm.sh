@@ -15,7 +15,7 @@ if [ ! -d "$corpus" ]; then
 fi
 runs=${1:-10}
 cargo build --release --quiet
-bin=target/release/cmek-arm
+bin=${CARGO_TARGET_DIR:-target}/release/cmek-arm
 files=("$corpus"/*.json)
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT

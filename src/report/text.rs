@@ -94,9 +94,7 @@ fn write_one(
         d.message
     )?;
     if let Some(pos) = &pos {
-        if let Some(line) = positions.line_text(pos.file, pos.line) {
-            excerpt(p, line, pos, out)?;
-        }
+        excerpt(p, positions, pos, out)?;
     }
     // `=` lines line up with the excerpt's `|` gutter.
     let pad = " ".repeat(pos.as_ref().map_or(1, |p| p.line.to_string().len()));
@@ -116,29 +114,40 @@ fn write_one(
     Ok(())
 }
 
-/// The source line with a caret under the span (cut to a window on long lines).
-fn excerpt(p: &Paint, line: &str, pos: &Position<'_>, out: &mut dyn io::Write) -> io::Result<()> {
-    let chars: Vec<char> = line
-        .trim_end_matches('\r')
-        .chars()
-        .map(|c| if c == '\t' || c.is_control() { ' ' } else { c })
-        .collect();
-    let col = pos.column.saturating_sub(1).min(chars.len());
+/// The source line with a caret under the span (cut to a window on long lines;
+/// only the window is read, so a minified template's megabyte line costs no
+/// more per finding than a short one).
+fn excerpt(
+    p: &Paint,
+    positions: &Positions<'_>,
+    pos: &Position<'_>,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    let Some((len, _)) = positions.line_window(pos.file, pos.line, 0, 0) else {
+        return Ok(());
+    };
+    let col = pos.column.saturating_sub(1).min(len);
     let end = if pos.end_line == pos.line {
         pos.end_column
             .saturating_sub(1)
-            .clamp(col + 1, chars.len().max(col + 1))
+            .clamp(col + 1, len.max(col + 1))
     } else {
-        chars.len().max(col + 1)
+        len.max(col + 1)
     };
-    let (from, prefix) = if chars.len() > MAX_EXCERPT_CHARS && col > CONTEXT_BEFORE {
+    let (from, prefix) = if len > MAX_EXCERPT_CHARS && col > CONTEXT_BEFORE {
         (col - CONTEXT_BEFORE, "…")
     } else {
         (0, "")
     };
-    let to = chars.len().min(from + MAX_EXCERPT_CHARS);
-    let suffix = if to < chars.len() { "…" } else { "" };
-    let shown: String = chars.get(from..to).unwrap_or_default().iter().collect();
+    let to = len.min(from + MAX_EXCERPT_CHARS);
+    let suffix = if to < len { "…" } else { "" };
+    let shown: String = positions
+        .line_window(pos.file, pos.line, from, to)
+        .map(|(_, w)| w)
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c == '\t' || c.is_control() { ' ' } else { c })
+        .collect();
     let caret_at = col - from + prefix.chars().count();
     let carets = end.min(to.max(col + 1)) - col;
     let gutter = pos.line.to_string();
@@ -158,4 +167,99 @@ fn excerpt(p: &Paint, line: &str, pos: &Position<'_>, out: &mut dyn io::Write) -
         p.paint("1;31", &"^".repeat(carets.max(1)))
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Sources;
+
+    /// The excerpt as it was written before it read only its window: it
+    /// collected the whole line, so it is the reference for what to print.
+    fn whole_line_excerpt(line: &str, pos: &Position<'_>) -> String {
+        let chars: Vec<char> = line
+            .trim_end_matches('\r')
+            .chars()
+            .map(|c| if c == '\t' || c.is_control() { ' ' } else { c })
+            .collect();
+        let col = pos.column.saturating_sub(1).min(chars.len());
+        let end = if pos.end_line == pos.line {
+            pos.end_column
+                .saturating_sub(1)
+                .clamp(col + 1, chars.len().max(col + 1))
+        } else {
+            chars.len().max(col + 1)
+        };
+        let (from, prefix) = if chars.len() > MAX_EXCERPT_CHARS && col > CONTEXT_BEFORE {
+            (col - CONTEXT_BEFORE, "…")
+        } else {
+            (0, "")
+        };
+        let to = chars.len().min(from + MAX_EXCERPT_CHARS);
+        let suffix = if to < chars.len() { "…" } else { "" };
+        let shown: String = chars.get(from..to).unwrap_or_default().iter().collect();
+        let caret_at = col - from + prefix.chars().count();
+        let carets = end.min(to.max(col + 1)) - col;
+        let gutter = pos.line.to_string();
+        let pad = " ".repeat(gutter.len());
+        format!(
+            "{pad} |\n{gutter} | {prefix}{shown}{suffix}\n{pad} | {}{}\n",
+            " ".repeat(caret_at),
+            "^".repeat(carets.max(1))
+        )
+    }
+
+    /// A minified template is one long line: findings anywhere on it, on a
+    /// short line and on a CRLF line print what reading the whole line printed.
+    #[test]
+    fn excerpts_of_long_lines_read_only_their_window() {
+        let long: String = (0..5000)
+            .map(|i| ['a', 'é', '\t', '€', '𝄞', '\u{1}'][i % 6])
+            .collect();
+        let text = format!("{{\r\n  \"k\": 1,\r\r\n{long}\n{long}\r\n");
+        let mut sources = Sources::new();
+        sources.insert("t.json".into(), text.clone());
+        let positions = Positions::new(&sources);
+        for line in 1..=4 {
+            let whole = positions.line_text("t.json", line).unwrap();
+            let n = whole.chars().count();
+            for column in [
+                1,
+                2,
+                41,
+                42,
+                100,
+                1024,
+                1025,
+                2500,
+                n.saturating_sub(3),
+                n + 1,
+                n + 50,
+            ] {
+                for (end_line, end_column) in [
+                    (line, column + 1),
+                    (line, column + 7),
+                    (line, column + 500),
+                    (line, 1),
+                    (line + 1, 3),
+                ] {
+                    let pos = Position {
+                        file: "t.json",
+                        pointer: "",
+                        line,
+                        column,
+                        end_line,
+                        end_column,
+                    };
+                    let mut out = Vec::new();
+                    excerpt(&Paint(false), &positions, &pos, &mut out).unwrap();
+                    assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        whole_line_excerpt(whole, &pos),
+                        "line {line}, columns {column}..{end_column} (end line {end_line})"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -611,7 +611,25 @@ fn profile(path: &Path, parameters: Option<&Path>, rich: bool) {
         &mut std::io::sink(),
         &mut std::io::sink(),
     );
-    time("expand command", t);
+    t = time("expand command", t);
+    // The expand command's steps after the expansion (validate::expand_command).
+    let json = x.to_json();
+    t = time("  expansion to JSON", t);
+    let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+    t = time(&format!("  pretty-printed ({} bytes)", text.len()), t);
+    let mut diagnostics = x.diagnostics.clone();
+    let mut sources = report::Sources::new();
+    sources.insert(doc.file.clone(), doc.text.clone());
+    report::sort(&mut diagnostics, &sources);
+    t = time(&format!("  {} findings sorted", diagnostics.len()), t);
+    let _ = report::write(
+        &diagnostics,
+        &sources,
+        Format::Text,
+        false,
+        &mut std::io::sink(),
+    );
+    time("  findings printed", t);
 }
 
 /// Runs one saved input (and its `.parameters.json`, when beside it) both ways

@@ -196,6 +196,8 @@ fn hostile_templates_stop_at_a_named_bound() {
             &["more than 4194304 bytes after expansion, ARM's limit for one template"],
         ),
         ("reduce-doubling.json", &[budget]),
+        // Found by the fuzzer: 9,600 nested deployments each calling reference().
+        ("reference-nested-12x800.json", &[budget]),
         (
             "string-doubling.json",
             &["concat() builds too long a string"],

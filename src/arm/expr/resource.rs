@@ -128,6 +128,9 @@ fn reference(ev: &Evaluator<'_, '_>, args: &[Value], span: ExprSpan) -> Result<V
         return Ok(unknown());
     }
     let known = ev.frame.deployments.borrow();
+    // A scan of the deployments seen so far: charged, since copies of nested
+    // deployments each calling reference() make it quadratic.
+    ev.engine.charge(known.len() as u64, span)?;
     match known
         .iter()
         .find(|(k, _)| k.as_str2().and_then(|k| k.equals(key, true)) == Some(true))

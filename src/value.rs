@@ -230,7 +230,13 @@ impl Value {
             total += match v {
                 Value::Null => 4,
                 Value::Bool(b) => 4 + usize::from(!*b),
-                Value::Int(i) => i.to_string().len(),
+                // Digits (and sign) without formatting the number.
+                Value::Int(i) => {
+                    usize::from(*i < 0)
+                        + i.unsigned_abs()
+                            .checked_ilog10()
+                            .map_or(1, |d| d as usize + 1)
+                }
                 Value::Float(f) => f.to_string().len(),
                 // Quotes; escapes are rare in templates and not counted.
                 Value::String(s) => s.len() + 2,

@@ -393,10 +393,13 @@ mod tests {
         let mut sources = Sources::new();
         sources.insert("t.json".into(), text.into());
         let positions = Positions::new(&sources);
-        for offset in 0..=text.len() {
-            if !text.is_char_boundary(offset) {
-                continue;
-            }
+        assert_every_offset_agrees(&positions, text);
+    }
+
+    /// Line and column of every character boundary of `text` (file `t.json`)
+    /// are what counting from the file's start gives.
+    fn assert_every_offset_agrees(positions: &Positions<'_>, text: &str) {
+        for offset in (0..=text.len()).filter(|&o| text.is_char_boundary(o)) {
             let loc = Location::File {
                 file: "t.json".into(),
                 pointer: String::new(),
@@ -422,19 +425,7 @@ mod tests {
         let mut sources = Sources::new();
         sources.insert("t.json".into(), text.clone());
         let positions = Positions::new(&sources);
-        for offset in (0..=text.len()).filter(|&o| text.is_char_boundary(o)) {
-            let loc = Location::File {
-                file: "t.json".into(),
-                pointer: String::new(),
-                span: Some(Span::new(offset, offset)),
-            };
-            let p = positions.of(&loc).unwrap();
-            assert_eq!(
-                (p.line, p.column),
-                line_col(&text, offset),
-                "offset {offset}"
-            );
-        }
+        assert_every_offset_agrees(&positions, &text);
         for line in 1..=3 {
             let whole = positions
                 .line_text("t.json", line)
